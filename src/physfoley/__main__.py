@@ -1,0 +1,5 @@
+import sys
+
+from physfoley.cli import main
+
+sys.exit(main())

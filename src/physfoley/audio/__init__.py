@@ -1,0 +1,1 @@
+"""Audio: io, spectrograms, Griffin-Lim, modal analysis/synthesis, residual bands, losses."""

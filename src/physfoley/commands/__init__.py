@@ -1,0 +1,1 @@
+"""Command groups of the `physfoley` CLI (see physfoley.cli)."""

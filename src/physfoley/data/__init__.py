@@ -1,0 +1,1 @@
+"""Data: Greatest Hits layout parsing, SynthHits generator, preparation, torch datasets."""

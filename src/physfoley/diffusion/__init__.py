@@ -1,0 +1,1 @@
+"""Diffusion objectives (DDPM eps-L1, flow matching) and samplers."""

@@ -1,0 +1,1 @@
+"""Networks: residual/physics/visual encoders, denoisers, classifiers, baselines."""

@@ -1,0 +1,1 @@
+"""Video: decoding/encoding/muxing (PyAV), motion and impact detection, physics estimates."""
