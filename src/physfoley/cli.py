@@ -18,7 +18,8 @@ from physfoley.errors import InputError, PhysfoleyError
 COMMAND_MODULES = (
     "physfoley.commands.audio",  # analyze, resynth, edit
     "physfoley.commands.detect",  # detect
-    "physfoley.commands.synthesize",  # synthesize, demo
+    "physfoley.commands.synthesize",  # synthesize
+    "physfoley.commands.demo",  # demo
     "physfoley.commands.data",  # data synth, data prepare
     "physfoley.commands.train",  # train residual|visual|diffusion
     "physfoley.commands.evaluate",  # eval
