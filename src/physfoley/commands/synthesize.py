@@ -1,0 +1,130 @@
+"""`physfoley synthesize VIDEO -o OUT.wav`: give a silent video the sound of its impacts."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from physfoley.errors import InputError
+
+
+def parse_times(text: str | None) -> list[float] | None:
+    """'0.5,1.2, 3' -> [0.5, 1.2, 3.0]; None stays None; anything else is an InputError."""
+    if text is None:
+        return None
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not parts:
+        raise InputError("--times needs at least one time in seconds, e.g. --times 0.5,1.2")
+    try:
+        return [float(p) for p in parts]
+    except ValueError:
+        raise InputError(f"--times must be comma-separated seconds; got {text!r}") from None
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "synthesize",
+        help="give a silent video the sound of its impacts (detect, retrieve physics, diffuse)",
+        description=(
+            "Find the impacts in VIDEO (or take --times), generate each one's sound with the "
+            "physics-driven diffusion model in one batch, place them on a soundtrack exactly as "
+            "long as the video, and write it as audio (and, with --video-out, muxed into a copy "
+            "of the video without re-encoding the picture)."
+        ),
+    )
+    p.add_argument("video", help="input video file")
+    p.add_argument("-o", "--out", required=True, help="output audio (.wav, .flac or .ogg)")
+    p.add_argument(
+        "--video-out", help="also write the video with the new soundtrack (.mp4/.mov/.mkv)"
+    )
+    p.add_argument(
+        "--times", help="impact times in seconds, comma-separated (default: detect them)"
+    )
+    p.add_argument("--model", help="model directory (default: the shipped small model)")
+    p.add_argument("--steps", type=int, help="diffusion sampling steps (default: the sampler's)")
+    p.add_argument("--sampler", help="sampler name, e.g. ddim, dpm++, ancestral")
+    p.add_argument("--seed", type=int, help="random seed for a reproducible result")
+    p.add_argument("--guidance", type=float, help="classifier-free guidance scale")
+    p.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    p.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from physfoley.atomic import check_output_path
+    from physfoley.audio.io import write_audio
+    from physfoley.pipeline import ImpactPipeline
+    from physfoley.video.mux import mux_audio
+
+    # Validate everything cheap before any work, so bad input leaves no partial output.
+    times = parse_times(args.times)
+    audio_out = check_output_path(args.out, force=args.force)
+    if audio_out.suffix.lower() not in (".wav", ".flac", ".ogg"):
+        raise InputError(
+            f"unsupported audio extension {audio_out.suffix!r}; use .wav, .flac or .ogg"
+        )
+    video_out = None
+    if args.video_out:
+        video_out = check_output_path(args.video_out, force=args.force)
+        if video_out.suffix.lower() not in (".mp4", ".mov", ".m4v", ".mkv"):
+            raise InputError(f"unsupported video extension {video_out.suffix!r}; use .mp4 or .mkv")
+        if video_out.resolve() == Path(args.video).resolve():
+            raise InputError("--video-out must differ from the input video")
+    if args.steps is not None and args.steps < 1:
+        raise InputError("--steps must be at least 1")
+    pipe = ImpactPipeline.from_pretrained(args.model, device=args.device)
+    result = pipe.synthesize(
+        args.video,
+        times=times,
+        steps=args.steps,
+        sampler=args.sampler,
+        seed=args.seed,
+        guidance=args.guidance,
+    )
+    if not result.impacts:
+        print("physfoley synthesize: no impacts found; the soundtrack is silent", file=sys.stderr)
+    if result.normalized:
+        print(
+            f"physfoley synthesize: overlapping impacts would clip; mix scaled by "
+            f"{result.gain:.3f}",
+            file=sys.stderr,
+        )
+    if video_out is not None:
+        # Mux first: if it fails (e.g. a codec the container cannot hold), no audio is left behind.
+        mux_audio(args.video, result.audio, result.sample_rate, video_out, force=args.force)
+    try:
+        write_audio(audio_out, result.audio, result.sample_rate, force=args.force)
+    except Exception:
+        if video_out is not None:
+            video_out.unlink(missing_ok=True)
+        raise
+    if args.json:
+        doc = {
+            "audio": str(audio_out),
+            "video": str(video_out) if video_out is not None else None,
+            "duration_s": result.duration_s,
+            "sample_rate": result.sample_rate,
+            "sampler": result.sampler,
+            "steps": result.steps,
+            "normalized": result.normalized,
+            "impacts": [
+                {
+                    "time_s": imp.time_s,
+                    "neighbour": imp.neighbour,
+                    "neighbour_material": imp.neighbour_material,
+                }
+                for imp in result.impacts
+            ],
+        }
+        print(json.dumps(doc))
+    else:
+        for imp in result.impacts:
+            print(
+                f"{imp.time_s:8.3f} s  physics of {imp.neighbour} ({imp.neighbour_material})",
+                file=sys.stderr,
+            )
+        print(f"wrote {audio_out}" + (f" and {video_out}" if video_out else ""), file=sys.stderr)
+    return 0

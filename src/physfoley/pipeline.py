@@ -1,0 +1,383 @@
+"""ImpactPipeline: from a silent video to a soundtrack of its impacts (Su et al. Fig. 2-3 at test time).
+
+The one flow, composed from the library's parts:
+
+    video -> frames -> impact times (given, or the detector's) -> 22-frame window per impact
+    -> visual encoder -> nu [B, D] -> PhysicsBank (nearest training clip) -> its physics -> mu
+    -> denoiser sampled for ALL impacts in one batch -> log-spectrogram [B, F, T]
+    -> inverse normalisation -> Griffin-Lim -> 0.25 s waveform per impact
+    -> each placed at its time on a timeline exactly as long as the video -> mix (no clipping).
+
+`ImpactPipeline.from_pretrained(DIR)` loads a self-describing model directory (config, weights,
+normalisation statistics and the physics bank); with no DIR it loads the shipped `small` model.
+`build_physics_bank` makes the bank of a trained model from its prepared training split.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from physfoley.errors import InputError, ModelError
+from physfoley.retrieval import PhysicsBank
+from physfoley.video.io import VideoFrames, read_video
+
+#: The shipped default model (trained on SynthHits with the `small` preset).
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "assets" / "models" / "small"
+#: Physics inputs stored per training clip in the bank, in the physics encoder's order.
+PHYSICS_FIELDS = ("freq_hz", "power_db", "decay_db_per_s", "band_weight", "band_decay_db_per_s")
+#: Peak the mix is brought down to when overlapping impacts would clip.
+MIX_PEAK = 0.99
+
+
+@dataclass
+class ImpactSound:
+    """One synthesised impact.
+
+    time_s : where the clip starts on the soundtrack (the impact time)
+    frame : index of the video frame nearest to time_s (centre of the visual window)
+    neighbour, neighbour_material : clip id and material of the training clip whose physics
+        was borrowed (retrieval, section 3.3); distance : its distance in nu space
+    clip : np.ndarray[num_samples] float32, the generated 0.25 s waveform (before mixing gain)
+    spectrogram : np.ndarray[F, T] float32, the generated normalised log-spectrogram in [-1, 1]
+    """
+
+    time_s: float
+    frame: int
+    neighbour: str
+    neighbour_material: str
+    distance: float
+    clip: np.ndarray = field(repr=False)
+    spectrogram: np.ndarray = field(repr=False)
+
+
+@dataclass
+class SynthesisResult:
+    """Output of `ImpactPipeline.synthesize`.
+
+    audio : np.ndarray[N] float32, the soundtrack, N = round(duration_s * sample_rate)
+    sample_rate : Hz of `audio` (the model's)
+    duration_s : the video's duration
+    impacts : one `ImpactSound` per impact, in time order
+    normalized : True when overlapping impacts would have clipped and the mix was scaled by
+        `gain` (< 1) to a peak of MIX_PEAK; otherwise gain == 1
+    sampler, steps, seed, guidance : the sampling settings actually used
+    """
+
+    audio: np.ndarray = field(repr=False)
+    sample_rate: int
+    duration_s: float
+    impacts: list[ImpactSound]
+    normalized: bool
+    gain: float
+    sampler: str
+    steps: int
+    seed: int | None
+    guidance: float | None
+
+
+def _model_api():
+    """Import the model helper's factory lazily (it pulls in torch modules and diffusers)."""
+    from physfoley.models import factory
+
+    return factory
+
+
+def window_indices(frame: np.ndarray, num_frames: int, length: int = 22) -> np.ndarray:
+    """Frame indices of the visual window of each impact: onset - length//2 ... onset + length//2 - 1.
+
+    frame : np.ndarray[B] int, the onset frame of each impact. Returns np.ndarray[B, length],
+    clamped to [0, num_frames - 1] (the reference code left the edges unguarded).
+    """
+    offsets = np.arange(length) - length // 2
+    return np.clip(np.asarray(frame)[:, None] + offsets[None, :], 0, num_frames - 1)
+
+
+def place_on_timeline(clips: np.ndarray, start_samples: np.ndarray, length: int) -> np.ndarray:
+    """Sum clips [B, n] into a timeline [length], clip b starting at sample start_samples[b].
+
+    Clips running past the end are cut there. One scatter-add, no loop over impacts.
+    """
+    clips = np.asarray(clips, dtype=np.float32)
+    timeline = np.zeros(length, dtype=np.float32)
+    if clips.size == 0:
+        return timeline
+    pos = np.asarray(start_samples, dtype=np.int64)[:, None] + np.arange(clips.shape[1])[None, :]
+    inside = (pos >= 0) & (pos < length)
+    np.add.at(timeline, pos[inside], clips[inside])
+    return timeline
+
+
+def mix_without_clipping(timeline: np.ndarray, peak: float = MIX_PEAK) -> tuple[np.ndarray, float]:
+    """Scale `timeline` down to `peak` only if it would clip (|x| >= 1); returns (audio, gain)."""
+    top = float(np.max(np.abs(timeline))) if timeline.size else 0.0
+    if top < 1.0:
+        return timeline, 1.0
+    gain = peak / top
+    return (timeline * gain).astype(np.float32), gain
+
+
+def _resize_frames(frames: np.ndarray, size: int) -> np.ndarray:
+    """frames [..., H, W, 3] uint8 -> [..., size, size, 3] (OpenCV INTER_AREA, as read_video)."""
+    import cv2
+
+    if frames.shape[-3:-1] == (size, size):
+        return frames
+    flat = frames.reshape(-1, *frames.shape[-3:])
+    out = np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in flat])
+    return out.reshape(*frames.shape[:-3], size, size, 3)
+
+
+class ImpactPipeline:
+    """A trained model + its physics bank, ready to give a video its impact sounds."""
+
+    def __init__(
+        self, model, config, bank: PhysicsBank, *, device: str | torch.device = "cpu"
+    ) -> None:
+        self.model = model.to(device).eval()
+        self.config = config
+        self.bank = bank
+        self.device = torch.device(device)
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def from_pretrained(
+        cls, directory: str | os.PathLike | None = None, *, device: str | torch.device = "cpu"
+    ) -> ImpactPipeline:
+        """Load a model directory (default: the shipped `small` model).
+
+        Raises `ModelError` (a clear one-line message) when the directory is missing, partial,
+        corrupt, or lacks its physics bank.
+        """
+        directory = Path(directory) if directory is not None else DEFAULT_MODEL_DIR
+        if not directory.is_dir():
+            if directory == DEFAULT_MODEL_DIR:
+                raise ModelError(
+                    f"the shipped model is missing from {directory}; reinstall physfoley or "
+                    "pass --model DIR"
+                )
+            raise ModelError(f"model directory {directory} does not exist")
+        model, config = _model_api().load_model_dir(directory)
+        bank = PhysicsBank.load(directory)
+        return cls(model, config, bank, device=device)
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def audio(self):
+        """The model's AudioConfig (sample rate, STFT, clip length, log-magnitude range)."""
+        from physfoley.config import get_preset
+
+        return get_preset(self.config.audio)
+
+    @property
+    def sample_rate(self) -> int:
+        return int(self.audio.sample_rate)
+
+    @property
+    def image_size(self) -> int:
+        return int(getattr(self.config, "image_size", None) or self.audio.image_size)
+
+    @property
+    def frames_per_window(self) -> int:
+        return int(getattr(self.config, "frames_per_window", None) or self.audio.frames_per_window)
+
+    # ------------------------------------------------------------------ stages
+    @torch.no_grad()
+    def encode_windows(self, windows: np.ndarray) -> torch.Tensor:
+        """windows: uint8 [B, 22, S, S, 3] RGB -> visual latents nu: Tensor[B, D]."""
+        frames = torch.from_numpy(np.ascontiguousarray(windows)).to(self.device)
+        return self.model.encode_visual(frames)
+
+    @torch.no_grad()
+    def physics_latent(self, physics: dict[str, np.ndarray]) -> torch.Tensor:
+        """Physics inputs (name -> [B, K] / [B, M]) -> physics latent mu: Tensor[B, 256]."""
+        tensors = {
+            k: torch.as_tensor(np.asarray(v, dtype=np.float32), device=self.device)
+            for k, v in physics.items()
+        }
+        return self.model.encode_physics(tensors)
+
+    @torch.no_grad()
+    def sample_spectrograms(
+        self,
+        mu: torch.Tensor,
+        nu: torch.Tensor,
+        *,
+        sampler: str | None = None,
+        steps: int | None = None,
+        seed: int | None = None,
+        guidance: float | None = None,
+    ) -> tuple[torch.Tensor, str, int]:
+        """Sample one normalised log-spectrogram per condition, all in one batch.
+
+        mu: Tensor[B, Dmu], nu: Tensor[B, D] -> (Tensor[B, F, T] in [-1, 1], sampler, steps).
+        """
+        from physfoley.diffusion import samplers
+
+        name = sampler or samplers.DEFAULT_SAMPLER
+        num_steps = int(steps) if steps is not None else samplers.default_steps(name)
+        generator = torch.Generator(device="cpu")
+        generator.manual_seed(int(seed) if seed is not None else torch.seed() % 2**63)
+        spec = samplers.sample(
+            self.model,
+            {"mu": mu, "nu": nu},
+            sampler=name,
+            steps=num_steps,
+            generator=generator,
+            guidance=guidance,
+        )
+        if spec.ndim == 4:  # denoisers work on [B, 1, F, T] images
+            spec = spec[:, 0]
+        return spec, name, num_steps
+
+    def vocode(self, spec: torch.Tensor) -> np.ndarray:
+        """Normalised log-spectrogram Tensor[B, F, T] -> waveforms np.ndarray[B, num_samples]."""
+        from physfoley.audio.spectrogram import griffin_lim, log_spectrogram_inverse
+
+        magnitude = log_spectrogram_inverse(spec.float().cpu(), self.audio)
+        wave = griffin_lim(magnitude, self.audio)
+        wave = torch.as_tensor(wave)[..., : self.audio.num_samples]
+        out = np.zeros((wave.shape[0], self.audio.num_samples), np.float32)
+        out[:, : wave.shape[-1]] = wave.numpy()
+        return out
+
+    # ------------------------------------------------------------------ the whole flow
+    def synthesize(
+        self,
+        video: str | os.PathLike | VideoFrames,
+        *,
+        times: list[float] | np.ndarray | None = None,
+        steps: int | None = None,
+        sampler: str | None = None,
+        seed: int | None = None,
+        guidance: float | None = None,
+    ) -> SynthesisResult:
+        """Give `video` the sound of its impacts.
+
+        video : a path or decoded `VideoFrames`.
+        times : impact times in seconds; None runs the impact detector.
+        steps, sampler, guidance : diffusion sampling (defaults: the sampler module's).
+        seed : makes the result reproducible.
+
+        Raises `InputError` for an unreadable video or times outside it.
+        """
+        frames = video if isinstance(video, VideoFrames) else read_video(video)
+        duration = float(frames.duration_s)
+        if times is None:
+            from physfoley.video.motion import detect_impacts
+
+            times_s = np.asarray([ev.time_s for ev in detect_impacts(frames)], dtype=np.float64)
+        else:
+            times_s = np.asarray(times, dtype=np.float64).reshape(-1)
+            bad = times_s[~np.isfinite(times_s) | (times_s < 0) | (times_s >= duration)]
+            if bad.size:
+                raise InputError(
+                    f"impact time {bad[0]:g} s is outside the video (0 to {duration:.3f} s)"
+                )
+        times_s = np.sort(times_s)
+        sr = self.sample_rate
+        length = int(round(duration * sr))
+        onset = (
+            np.abs(frames.times_s[None, :] - times_s[:, None]).argmin(1)
+            if times_s.size
+            else (np.zeros(0, np.int64))
+        )
+        impacts: list[ImpactSound] = []
+        clips = np.zeros((0, self.audio.num_samples), np.float32)
+        name = sampler or ""
+        num_steps = int(steps or 0)
+        if times_s.size:
+            idx = window_indices(onset, frames.num_frames, self.frames_per_window)
+            windows = _resize_frames(frames.frames[idx], self.image_size)
+            nu = self.encode_windows(windows)
+            found = self.bank.lookup(nu.float().cpu().numpy(), k=1)
+            physics = {k: v for k, v in found.values.items() if k in PHYSICS_FIELDS}
+            mu = self.physics_latent(physics)
+            spec, name, num_steps = self.sample_spectrograms(
+                mu, nu, sampler=sampler, steps=steps, seed=seed, guidance=guidance
+            )
+            clips = self.vocode(spec)
+            spec_np = spec.float().cpu().numpy()
+            for b, t in enumerate(times_s):
+                impacts.append(
+                    ImpactSound(
+                        time_s=float(t),
+                        frame=int(onset[b]),
+                        neighbour=found.clip_ids[b],
+                        neighbour_material=found.materials[b],
+                        distance=float(found.distances[b, 0]),
+                        clip=clips[b],
+                        spectrogram=spec_np[b],
+                    )
+                )
+        starts = np.round(times_s * sr).astype(np.int64)
+        audio, gain = mix_without_clipping(place_on_timeline(clips, starts, length))
+        return SynthesisResult(
+            audio=audio,
+            sample_rate=sr,
+            duration_s=duration,
+            impacts=impacts,
+            normalized=gain < 1.0,
+            gain=gain,
+            sampler=name,
+            steps=num_steps,
+            seed=seed,
+            guidance=guidance,
+        )
+
+
+@torch.no_grad()
+def build_physics_bank(
+    model,
+    prepared_dir: str | os.PathLike,
+    *,
+    split: str = "train",
+    metric: str = "l2",
+    index: str = "flat",
+    batch_size: int = 64,
+    device: str | torch.device = "cpu",
+) -> PhysicsBank:
+    """Build the PhysicsBank of a trained model from a prepared dataset's `split`.
+
+    Keys are the model's visual latents nu of each clip's 22-frame window (computed in batches),
+    values the clip's physics inputs (`PHYSICS_FIELDS` present in the dataset), clip ids and
+    materials from index.csv. Save it into the model directory with `bank.save(model_dir)`.
+    """
+    from physfoley.data.datasets import PreparedData
+
+    data = PreparedData.open(prepared_dir)
+    rows = data.indices(split)
+    if rows.size == 0:
+        raise InputError(f"{prepared_dir} has no {split!r} clips to build a physics bank from")
+    model = model.to(device).eval()
+    frames = data.arrays["frames"]
+    keys = []
+    for start in range(0, rows.size, batch_size):
+        batch = np.ascontiguousarray(frames[rows[start : start + batch_size]])
+        keys.append(model.encode_visual(torch.from_numpy(batch).to(device)).float().cpu().numpy())
+    values: dict[str, Any] = {
+        k: np.asarray(data.arrays[k][rows], dtype=np.float32)
+        for k in PHYSICS_FIELDS
+        if k in data.arrays
+    }
+    if set(values) != set(PHYSICS_FIELDS):
+        missing = sorted(set(PHYSICS_FIELDS) - set(values))
+        raise ModelError(
+            f"{prepared_dir} lacks {', '.join(missing)}; fit the residual parameters first"
+        )
+    clip_ids = [data.index[r]["clip_id"] for r in rows]
+    materials = [data.index[r]["material"] for r in rows]
+    return PhysicsBank.build(
+        np.concatenate(keys),
+        values,
+        clip_ids=clip_ids,
+        materials=materials,
+        metric=metric,
+        index=index,
+        extra={"prepared": str(Path(prepared_dir).name), "split": split},
+    )
