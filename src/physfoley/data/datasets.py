@@ -20,24 +20,12 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from physfoley.data.greatest_hits import MATERIALS
 from physfoley.errors import InputError
 
 FORMAT_NAME = "physfoley-prepared"
 FORMAT_VERSION = 1
 
-#: The 10 materials kept by Su et al., in the paper's order (material_id = position).
-MATERIALS: tuple[str, ...] = (
-    "glass",
-    "wood",
-    "ceramic",
-    "metal",
-    "cloth",
-    "plastic",
-    "drywall",
-    "carpet",
-    "paper",
-    "rock",
-)
 
 #: Arrays every prepared folder has, and their dtype.
 REQUIRED_ARRAYS: dict[str, str] = {
