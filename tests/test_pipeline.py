@@ -9,16 +9,7 @@ from physfoley.pipeline import (
     MIX_PEAK,
     mix_without_clipping,
     place_on_timeline,
-    window_indices,
 )
-
-
-def test_window_indices_centre_on_onset_and_clamp_at_edges():
-    idx = window_indices(np.array([30, 0, 99]), num_frames=100, length=22)
-    assert idx.shape == (3, 22)
-    np.testing.assert_array_equal(idx[0], np.arange(19, 41))  # onset - 11 ... onset + 10
-    assert idx[1].min() == 0 and idx[1, 11] == 0 and idx[1, -1] == 10
-    assert idx[2].max() == 99 and idx[2, 0] == 88
 
 
 def test_place_on_timeline_puts_each_clip_at_its_sample_and_cuts_at_the_end():

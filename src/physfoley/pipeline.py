@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from physfoley.data.prepare import onset_windows
 from physfoley.errors import InputError, ModelError
 from physfoley.retrieval import PhysicsBank
 from physfoley.video.io import VideoFrames, read_video
@@ -86,16 +87,6 @@ def _model_api():
     from physfoley.models import factory
 
     return factory
-
-
-def window_indices(frame: np.ndarray, num_frames: int, length: int = 22) -> np.ndarray:
-    """Frame indices of the visual window of each impact: onset - length//2 ... onset + length//2 - 1.
-
-    frame : np.ndarray[B] int, the onset frame of each impact. Returns np.ndarray[B, length],
-    clamped to [0, num_frames - 1] (the reference code left the edges unguarded).
-    """
-    offsets = np.arange(length) - length // 2
-    return np.clip(np.asarray(frame)[:, None] + offsets[None, :], 0, num_frames - 1)
 
 
 def place_on_timeline(clips: np.ndarray, start_samples: np.ndarray, length: int) -> np.ndarray:
@@ -282,17 +273,14 @@ class ImpactPipeline:
         times_s = np.sort(times_s)
         sr = self.sample_rate
         length = int(round(duration * sr))
-        onset = (
-            np.abs(frames.times_s[None, :] - times_s[:, None]).argmin(1)
-            if times_s.size
-            else (np.zeros(0, np.int64))
-        )
         impacts: list[ImpactSound] = []
         clips = np.zeros((0, self.audio.num_samples), np.float32)
         name = sampler or ""
         num_steps = int(steps or 0)
         if times_s.size:
-            idx = window_indices(onset, frames.num_frames, self.frames_per_window)
+            # The same windows as the training data (prepare.onset_windows): nearest frame to
+            # each time, onset - 11 ... onset + 10, edge frames repeated.
+            onset, idx, _ = onset_windows(frames.times_s, times_s, self.frames_per_window)
             windows = _resize_frames(frames.frames[idx], self.image_size)
             nu = self.encode_windows(windows)
             found = self.bank.lookup(nu.float().cpu().numpy(), k=1)

@@ -61,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
 
     # Validate everything cheap before any work, so bad input leaves no partial output.
     times = parse_times(args.times)
+    if not Path(args.video).is_file():
+        raise InputError(f"{args.video} does not exist or is not a file")
     audio_out = check_output_path(args.out, force=args.force)
     if audio_out.suffix.lower() not in (".wav", ".flac", ".ogg"):
         raise InputError(
