@@ -1,0 +1,188 @@
+"""Residual of an impact sound: decaying band-filtered noise (Su et al. eq. 5-6).
+
+What the modes do not explain (the click of contact, rattle, room noise) is modelled as one
+fixed, seeded white-noise signal split into M mel-spaced bands, each with a weight w in [0, 1]
+and a decay gamma in dB/s: `r(t) = sum_m w_m band_m(t) 10^(-gamma_m t / 20)`. The bands are cut
+once with exact FFT masks (they sum back to the noise) and each is scaled to unit expected RMS,
+so w is the band's RMS amplitude. `ResidualSynth` is a differentiable torch module: the residual
+network of a later stage predicts (w, gamma) and `fit_residual` fits them to one clip by
+analysis-by-synthesis (Adam on auraloss's multi-resolution STFT loss).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import librosa
+import numpy as np
+import torch
+from torch import nn
+
+from physfoley.audio.losses import mrstft_per_clip
+from physfoley.audio.spectrogram import peak_normalize
+from physfoley.config import AudioConfig, get_preset
+from physfoley.errors import InputError
+
+# Range of the fitted band decays (dB/s): from nearly steady noise to a 0.6 ms click.
+MIN_DECAY_DB_PER_S = 1.0
+MAX_DECAY_DB_PER_S = 1e5
+
+
+def mel_band_edges(sample_rate: int, num_bands: int) -> np.ndarray:
+    """`num_bands + 1` mel-spaced (HTK) band edges from 0 Hz to Nyquist, float32 [M + 1]."""
+    if num_bands < 1:
+        raise InputError(f"need at least one residual band, got {num_bands}")
+    return librosa.mel_frequencies(num_bands + 1, fmin=0.0, fmax=sample_rate / 2, htk=True).astype(
+        np.float32
+    )
+
+
+def band_noise(
+    sample_rate: int, num_samples: int, band_edges_hz: np.ndarray, seed: int = 0
+) -> np.ndarray:
+    """Seeded white noise split into bands by FFT masks: float32 [M, num_samples].
+
+    Band m holds the noise's spectrum in [edge_m, edge_m+1) (the last band includes Nyquist),
+    scaled to unit expected RMS; a band of zero width is silent.
+    """
+    edges = np.asarray(band_edges_hz, np.float64)
+    noise = np.random.default_rng(seed).standard_normal(num_samples)
+    spectrum = np.fft.rfft(noise)
+    freqs = np.fft.rfftfreq(num_samples, 1.0 / sample_rate)
+    lo, hi = edges[:-1, None], edges[1:, None]
+    masks = (freqs[None] >= lo) & (freqs[None] < hi)
+    masks[-1] |= (freqs == freqs[-1]) & (freqs[-1] >= lo[-1, 0]) & (freqs[-1] <= hi[-1, 0])
+    masks &= hi > lo
+    bands = np.fft.irfft(spectrum[None] * masks, n=num_samples, axis=-1)
+    width = np.maximum(np.diff(edges), 0.0) / (sample_rate / 2)
+    scale = np.where(width > 0, 1.0 / np.sqrt(np.maximum(width, 1e-12)), 0.0)
+    return (bands * scale[:, None]).astype(np.float32)
+
+
+class ResidualSynth(nn.Module):
+    """Differentiable residual synthesiser.
+
+    Parameters
+    ----------
+    cfg : preset name or `AudioConfig` (sample rate, clip length, default band count).
+    num_bands : M (default `cfg.num_bands`); ignored when `band_edges_hz` is given.
+    seed : seed of the white noise.
+    band_edges_hz : explicit edges [M + 1] (e.g. an edited parameter file's).
+    sample_rate, num_samples : override the preset's.
+    """
+
+    def __init__(
+        self,
+        cfg: AudioConfig | str = "paper",
+        num_bands: int | None = None,
+        seed: int = 0,
+        *,
+        band_edges_hz: np.ndarray | None = None,
+        sample_rate: int | None = None,
+        num_samples: int | None = None,
+    ) -> None:
+        super().__init__()
+        cfg = get_preset(cfg)
+        self.sample_rate = int(sample_rate or cfg.sample_rate)
+        self.num_samples = int(num_samples or cfg.num_samples)
+        if band_edges_hz is None:
+            band_edges_hz = mel_band_edges(self.sample_rate, num_bands or cfg.num_bands)
+        edges = np.asarray(band_edges_hz, np.float32)
+        if edges.ndim != 1 or edges.size < 2 or np.any(np.diff(edges) < 0):
+            raise InputError("band edges must be an increasing list of at least two frequencies")
+        self.seed = seed
+        self.register_buffer("band_edges_hz", torch.from_numpy(edges))
+        bands = band_noise(self.sample_rate, self.num_samples, edges, seed)
+        self.register_buffer("bands", torch.from_numpy(bands))  # [M, N]
+        t = torch.arange(self.num_samples, dtype=torch.float32) / self.sample_rate
+        self.register_buffer("time_s", t)
+
+    @property
+    def num_bands(self) -> int:
+        return int(self.bands.shape[0])
+
+    def forward(self, band_weight: torch.Tensor, band_decay_db_per_s: torch.Tensor) -> torch.Tensor:
+        """`band_weight: Tensor[B, M]` in [0, 1], `band_decay_db_per_s: Tensor[B, M]` -> `Tensor[B, N]`."""
+        if (
+            band_weight.shape[-1] != self.num_bands
+            or band_decay_db_per_s.shape != band_weight.shape
+        ):
+            raise InputError(
+                f"residual expects weights and decays [B, {self.num_bands}], got "
+                f"{tuple(band_weight.shape)} and {tuple(band_decay_db_per_s.shape)}"
+            )
+        rate = band_decay_db_per_s * (math.log(10.0) / 20.0)  # nepers per second
+        envelope = torch.exp(-rate[..., None] * self.time_s)  # [B, M, N]
+        return torch.einsum("bm,bmn,mn->bn", band_weight, envelope, self.bands)
+
+
+def _decay_from_logit(v: torch.Tensor) -> torch.Tensor:
+    lo, hi = math.log(MIN_DECAY_DB_PER_S), math.log(MAX_DECAY_DB_PER_S)
+    return torch.exp(lo + (hi - lo) * torch.sigmoid(v))
+
+
+def fit_residual(
+    params,
+    clips: torch.Tensor,
+    *,
+    num_bands: int = 100,
+    steps: int = 200,
+    lr: float = 0.05,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+):
+    """Fit residual bands to each clip by analysis-by-synthesis; returns a copy of `params`.
+
+    Parameters
+    ----------
+    params : batched `ModalParams` [B, K] of `clips`.
+    clips : Tensor[B, N], the peak-normalised clips the modes were analysed from.
+    steps, lr : Adam steps and learning rate on (logit w, logit of log gamma), all clips at once.
+
+    The prediction is the resynthesis exactly as `resynthesize` builds it (peak-normalised modes
+    plus residual, peak-normalised), the loss auraloss's multi-resolution STFT loss.
+    """
+    from physfoley.audio.modal import modal_synthesis
+
+    sr, n = params.sample_rate, params.num_samples
+    synth = ResidualSynth(
+        sample_rate=sr,
+        num_samples=n,
+        band_edges_hz=mel_band_edges(sr, num_bands),
+        seed=seed,
+    ).to(device)
+    target = clips.to(device).float()
+    with torch.no_grad():
+        modal = peak_normalize(
+            modal_synthesis(
+                torch.as_tensor(np.atleast_2d(params.freq_hz)),
+                torch.as_tensor(np.atleast_2d(params.power_db)),
+                torch.as_tensor(np.atleast_2d(params.decay_db_per_s)),
+                sr,
+                n,
+            )
+        ).to(device)
+    b = target.shape[0]
+    weight_logit = torch.full((b, num_bands), -4.0, device=device, requires_grad=True)
+    decay_logit = torch.zeros((b, num_bands), device=device, requires_grad=True)
+    optimizer = torch.optim.Adam([weight_logit, decay_logit], lr=lr)
+    for _ in range(max(0, steps)):
+        optimizer.zero_grad()
+        pred = peak_normalize(
+            modal + synth(torch.sigmoid(weight_logit), _decay_from_logit(decay_logit))
+        )
+        loss = mrstft_per_clip(pred, target).sum()
+        loss.backward()
+        optimizer.step()
+    return dataclasses.replace(
+        params,
+        band_weight=torch.sigmoid(weight_logit).detach().cpu().numpy().astype(np.float32),
+        band_decay_db_per_s=_decay_from_logit(decay_logit)
+        .detach()
+        .cpu()
+        .numpy()
+        .astype(np.float32),
+        band_edges_hz=synth.band_edges_hz.cpu().numpy(),
+        residual_seed=seed,
+    )
