@@ -277,3 +277,14 @@ def test_cli_prepare_json(layout, tmp_path, capsys):
     assert summary["clips"] == 4 and set(summary["clips_per_material"]) == {"glass", "wood"}
     assert "bad_mp4" in captured.err and "prepared 4 clips" in captured.err
     assert main(["data", "prepare", str(layout / "nothing"), "--out", str(tmp_path / "o")]) == 2
+
+
+@pytest.mark.slow
+def test_parallel_processes_match_serial(layout, prepared, tmp_path):
+    out = tmp_path / "proc"
+    opts = PrepareOptions(preset="small", test_fraction=0.4)
+    s = prepare_dataset(layout, out, opts, workers=2, processes=True)
+    assert s["clips"] == 7 and s["videos_failed"] == 2
+    a, b = PreparedData.open(out), PreparedData.open(prepared[0])
+    assert a.index == b.index
+    assert np.array_equal(a.arrays["power_db"], b.arrays["power_db"])

@@ -26,7 +26,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--preset", default="small", choices=["small", "paper"], help="audio/video preset"
     )
-    parser.add_argument("--workers", type=int, default=1, help="processes over videos")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="videos prepared at once (threads; default 2)"
+    )
+    parser.add_argument(
+        "--processes",
+        action="store_true",
+        help="run the workers as processes instead of threads (long jobs on many cores)",
+    )
     parser.add_argument(
         "--materials", nargs="+", default=list(MATERIALS), metavar="M", help="materials kept"
     )
@@ -88,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
             args.out,
             options,
             workers=args.workers,
+            processes=args.processes,
             force=args.force,
             on_video=on_video,
             on_start=on_start,

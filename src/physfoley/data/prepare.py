@@ -473,13 +473,16 @@ def prepare_dataset(
     options: PrepareOptions | None = None,
     *,
     workers: int = 1,
+    processes: bool = False,
     force: bool = False,
     on_video: Callable[[dict[str, Any]], None] | None = None,
     on_start: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Prepare every video of the Greatest Hits folder `root` into `out_dir`.
 
-    workers : processes over videos (1 = in this process).
+    workers : videos prepared at once (1 = one after the other in this thread).
+    processes : run the workers as processes (spawned; each imports torch once) instead of
+        threads; worth it only for long jobs on many cores.
     on_start(total_videos, cached_videos) and on_video(result) are progress callbacks (the CLI
     draws a bar with them); result = {"name", "ok", "clips" | "error", "cached"}.
     Returns the summary dict (also written to out_dir/summary.json).
@@ -507,16 +510,30 @@ def prepare_dataset(
     results = []
     tasks = [(entry, options, str(out_dir), fingerprint) for entry in todo]
     if workers > 1 and len(tasks) > 1:
-        import multiprocessing as mp
+        if processes:
+            import multiprocessing as mp
 
-        # spawn: safe with torch/OpenMP state in the parent
-        with mp.get_context("spawn").Pool(
-            min(workers, len(tasks)), initializer=_worker_init
-        ) as pool:
-            for result in pool.imap_unordered(_run_one, tasks):
-                results.append(result)
-                if on_video:
-                    on_video({**result, "cached": False})
+            # spawn: safe with torch/OpenMP state in the parent; each worker pays the imports
+            pool_cm = mp.get_context("spawn").Pool(
+                min(workers, len(tasks)), initializer=_worker_init
+            )
+            with pool_cm as pool:
+                for result in pool.imap_unordered(_run_one, tasks):
+                    results.append(result)
+                    if on_video:
+                        on_video({**result, "cached": False})
+        else:
+            from concurrent.futures import ThreadPoolExecutor, as_completed
+
+            # threads: video decoding (PyAV), resizing (OpenCV), resampling (soxr) and the
+            # modal analysis (torch) release the GIL, and nothing is imported twice
+            with ThreadPoolExecutor(min(workers, len(tasks))) as pool:
+                futures = [pool.submit(_run_one, task) for task in tasks]
+                for future in as_completed(futures):
+                    result = future.result()
+                    results.append(result)
+                    if on_video:
+                        on_video({**result, "cached": False})
     else:
         for task in tasks:
             result = _run_one(task)
