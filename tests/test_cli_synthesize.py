@@ -64,3 +64,60 @@ def test_bad_model_dir_video_times_and_paths_exit_2(capsys, tmp_path, video):
     _fails_cleanly(
         capsys, tmp_path, ["synthesize", str(video), "-o", str(tmp_path / "exists.wav")], "--force"
     )
+
+
+@pytest.fixture(scope="module")
+def tiny_model_dir(tmp_path_factory):
+    from test_pipeline import save_tiny_model
+
+    return save_tiny_model(tmp_path_factory.mktemp("model") / "tiny")
+
+
+def test_json_document_audio_and_muxed_video(capsys, tmp_path, video, tiny_model_dir):
+    import av
+    import soundfile as sf
+
+    out, vout = tmp_path / "out.wav", tmp_path / "out.mp4"
+    argv = ["synthesize", str(video), "-o", str(out), "--video-out", str(vout), "--times", "0.25,1.5",
+            "--model", str(tiny_model_dir), "--seed", "3", "--json"]  # fmt: skip
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    doc = json.loads(captured.out)  # exactly one JSON document on stdout
+    assert doc["audio"] == str(out) and doc["video"] == str(vout)
+    assert doc["duration_s"] == pytest.approx(2.0, abs=0.05)
+    assert [i["time_s"] for i in doc["impacts"]] == [0.25, 1.5]
+    assert all(
+        i["neighbour"].startswith("train_") and i["neighbour_material"] for i in doc["impacts"]
+    )
+    wave, sr = sf.read(out)
+    assert sr == 22050 and len(wave) == round(doc["duration_s"] * sr)
+    with av.open(str(vout)) as c:
+        assert len(c.streams.video) == 1 and c.streams.audio[0].codec_context.name == "aac"
+    # the same command again refuses to overwrite; --force replaces both
+    assert main(argv) == 2
+    assert "--force" in capsys.readouterr().err
+    assert main([*argv, "--force"]) == 0
+
+
+def test_times_outside_the_video_and_corrupt_video_exit_2_without_output(
+    capsys, tmp_path, video, tiny_model_dir
+):
+    model = ["--model", str(tiny_model_dir)]
+    out = str(tmp_path / "o.wav")
+    _fails_cleanly(
+        capsys,
+        tmp_path,
+        ["synthesize", str(video), "-o", out, "--times", "0.5,7.0", *model],
+        "outside the video",
+    )
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"\x00" * 500)
+    _fails_cleanly(
+        capsys, tmp_path, ["synthesize", str(bad), "-o", out, "--times", "0.5", *model], "bad.mp4"
+    )
+    _fails_cleanly(
+        capsys,
+        tmp_path,
+        ["synthesize", str(video), "-o", out, "--sampler", "nope", *model],
+        "sampler",
+    )

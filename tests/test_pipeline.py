@@ -28,3 +28,185 @@ def test_mix_only_scales_when_it_would_clip():
     assert gain == pytest.approx(MIX_PEAK / 2.5)
     assert np.max(np.abs(mixed)) == pytest.approx(MIX_PEAK)
     np.testing.assert_allclose(mixed / loud, gain, rtol=1e-6)  # one gain, shape unchanged
+
+
+# ---------------------------------------------------------------- the whole flow, tiny random model
+TINY = {
+    "residual": {"dim": 16, "depth": 1, "heads": 2},
+    "physics": {
+        "mode_hidden": [16],
+        "mode_out": 8,
+        "band_hidden": [8],
+        "band_out": 8,
+        "latent_dim": 32,
+    },
+    "visual": {
+        "widths": [8, 8, 8, 8],
+        "depths": [1, 1, 1, 1],
+        "stem_width": 8,
+        "num_segments": 4,
+        "input_size": 32,
+    },
+    "denoiser": {"dit_dim": 32, "dit_depth": 1, "dit_heads": 2},
+    "diffusion": {"sampler": "ddim", "steps": 3},
+}
+MATERIALS = ("glass", "wood", "metal")
+
+
+def random_physics(audio, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Plausible raw physics inputs [n, K] / [n, M] for the bank of a test model."""
+    k, m = audio.num_freqs, audio.num_bands
+    values = {
+        "freq_hz": np.arange(k)[None].repeat(n, 0) * audio.sample_rate / audio.n_fft,
+        "power_db": rng.uniform(-80, 0, (n, k)),
+        "decay_db_per_s": rng.uniform(20, 800, (n, k)),
+        "band_weight": rng.uniform(0, 1, (n, m)),
+        "band_decay_db_per_s": rng.uniform(20, 800, (n, m)),
+    }
+    return {name: v.astype(np.float32) for name, v in values.items()}
+
+
+def save_tiny_model(directory, *, bank_size: int = 12, seed: int = 0):
+    """A tiny randomly initialised `small` model + a random physics bank, saved as a model dir."""
+    import torch
+
+    from physfoley.models import factory
+    from physfoley.retrieval import PhysicsBank
+
+    torch.manual_seed(seed)
+    cfg = factory.model_config("small", TINY)
+    model = factory.build_model(cfg).eval()
+    rng = np.random.default_rng(seed)
+    size = cfg.audio.image_size
+    frames = rng.integers(
+        0, 256, (bank_size, cfg.audio.frames_per_window, size, size, 3), dtype=np.uint8
+    )
+    with torch.no_grad():
+        keys = model.visual_latent(torch.from_numpy(frames)).numpy()
+    bank = PhysicsBank.build(
+        keys,
+        random_physics(cfg.audio, bank_size, rng),
+        clip_ids=[f"train_{i:03d}" for i in range(bank_size)],
+        materials=[MATERIALS[i % 3] for i in range(bank_size)],
+    )
+    factory.save_model_dir(directory, model, before_commit=bank.save)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def tiny_model_dir(tmp_path_factory):
+    return save_tiny_model(tmp_path_factory.mktemp("model") / "tiny")
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory):
+    from test_mux import make_video
+
+    return make_video(tmp_path_factory.mktemp("video") / "in.mp4", seconds=2.0, fps=25, size=64)
+
+
+def test_synthesize_places_every_impact_on_a_soundtrack_as_long_as_the_video(tiny_model_dir, video):
+    from physfoley.pipeline import ImpactPipeline
+
+    pipe = ImpactPipeline.from_pretrained(tiny_model_dir)
+    assert len(pipe.bank) == 12 and pipe.sample_rate == 22050
+    times = [1.5, 0.2, 0.9]
+    result = pipe.synthesize(video, times=times, seed=7)
+    sr, n = result.sample_rate, pipe.audio.num_samples
+    assert result.duration_s == pytest.approx(2.0, abs=0.05)
+    assert (
+        result.audio.shape == (round(result.duration_s * sr),) and result.audio.dtype == np.float32
+    )
+    assert [imp.time_s for imp in result.impacts] == sorted(times)
+    assert (result.sampler, result.steps, result.seed) == ("ddim", 3, 7)
+    assert np.max(np.abs(result.audio)) < 1.0
+    for imp in result.impacts:
+        assert imp.clip.shape == (n,) and imp.spectrogram.shape == pipe.audio.spec_shape
+        assert imp.neighbour.startswith("train_") and imp.neighbour_material in MATERIALS
+        assert abs(imp.frame / 25 - imp.time_s) <= 0.5 / 25 + 1e-9  # nearest frame
+    # nothing before the first impact; each clip sits at its time (scaled by the one mix gain)
+    first = round(0.2 * sr)
+    assert not np.any(result.audio[:first])
+    clip = result.impacts[0].clip * result.gain
+    np.testing.assert_allclose(result.audio[first : first + n], clip, atol=1e-5)
+    # same seed -> same soundtrack; another seed -> another one
+    again = pipe.synthesize(video, times=times, seed=7)
+    np.testing.assert_array_equal(again.audio, result.audio)
+    other = pipe.synthesize(video, times=times, seed=8)
+    assert not np.allclose(other.audio, result.audio)
+
+
+def test_neighbours_come_from_the_bank_by_visual_latent(tiny_model_dir, video):
+    import torch
+
+    from physfoley.pipeline import ImpactPipeline
+    from physfoley.video.io import read_video
+
+    pipe = ImpactPipeline.from_pretrained(tiny_model_dir)
+    frames = read_video(video)
+    result = pipe.synthesize(frames, times=[0.5, 1.0], seed=0)
+    from physfoley.data.prepare import onset_windows
+    from physfoley.pipeline import _resize_frames
+
+    _, idx, _ = onset_windows(frames.times_s, np.array([0.5, 1.0]))
+    with torch.no_grad():
+        nu = pipe.model.visual_latent(
+            torch.from_numpy(_resize_frames(frames.frames[idx], pipe.image_size))
+        )
+    dist = np.linalg.norm(pipe.bank.keys[None] - nu.numpy()[:, None], axis=-1)
+    want = pipe.bank.clip_ids[dist.argmin(1)].tolist()
+    assert [imp.neighbour for imp in result.impacts] == want
+
+
+def test_no_impacts_gives_silence_and_bad_times_are_input_errors(tiny_model_dir, video):
+    from physfoley.errors import InputError
+    from physfoley.pipeline import ImpactPipeline
+
+    pipe = ImpactPipeline.from_pretrained(tiny_model_dir)
+    silent = pipe.synthesize(video, times=[], seed=0)
+    assert silent.impacts == [] and not np.any(silent.audio) and silent.audio.size > 0
+    for bad in ([2.5], [-0.1], [float("nan")]):
+        with pytest.raises(InputError, match="outside the video"):
+            pipe.synthesize(video, times=bad)
+
+
+def test_loud_overlapping_impacts_are_scaled_not_clipped(tiny_model_dir, video):
+    from physfoley.pipeline import ImpactPipeline
+
+    pipe = ImpactPipeline.from_pretrained(tiny_model_dir)
+    result = pipe.synthesize(video, times=[1.0] * 40, seed=0)  # 40 clips on top of each other
+    summed = np.sum([imp.clip for imp in result.impacts], axis=0)
+    if np.max(np.abs(summed)) >= 1.0:
+        assert result.normalized and result.gain < 1.0
+        assert np.max(np.abs(result.audio)) == pytest.approx(MIX_PEAK, rel=1e-4)
+    else:
+        assert not result.normalized and result.gain == 1.0
+
+
+def test_model_dir_without_bank_or_with_corrupt_weights_is_a_model_error(tiny_model_dir, tmp_path):
+    import shutil
+
+    from physfoley.errors import ModelError
+    from physfoley.pipeline import ImpactPipeline
+
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_model_dir, broken)
+    (broken / "bank.npz").unlink()
+    with pytest.raises(ModelError, match="bank"):
+        ImpactPipeline.from_pretrained(broken)
+    shutil.rmtree(broken)
+    shutil.copytree(tiny_model_dir, broken)
+    weights = broken / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    with pytest.raises(ModelError):
+        ImpactPipeline.from_pretrained(broken)
+
+
+def test_shipped_model_loads_if_present():
+    from physfoley.pipeline import DEFAULT_MODEL_DIR, ImpactPipeline
+
+    if not (DEFAULT_MODEL_DIR / "config.json").is_file():
+        pytest.skip("the shipped model is not in this checkout yet")
+    pipe = ImpactPipeline.from_pretrained()
+    assert len(pipe.bank) > 0 and pipe.sample_rate == pipe.audio.sample_rate
+    assert pipe.bank.dim == pipe.model.visual.latent_dim

@@ -78,8 +78,8 @@ class SynthesisResult:
     gain: float
     sampler: str
     steps: int
-    seed: int | None
-    guidance: float | None
+    seed: int
+    guidance: float
 
 
 def _model_api():
@@ -182,7 +182,7 @@ class ImpactPipeline:
     def encode_windows(self, windows: np.ndarray) -> torch.Tensor:
         """windows: uint8 [B, 22, S, S, 3] RGB -> visual latents nu: Tensor[B, D]."""
         frames = torch.from_numpy(np.ascontiguousarray(windows)).to(self.device)
-        return self.model.encode_visual(frames)
+        return self.model.visual_latent(frames)
 
     @torch.no_grad()
     def physics_latent(self, physics: dict[str, np.ndarray]) -> torch.Tensor:
@@ -191,7 +191,7 @@ class ImpactPipeline:
             k: torch.as_tensor(np.asarray(v, dtype=np.float32), device=self.device)
             for k, v in physics.items()
         }
-        return self.model.encode_physics(tensors)
+        return self.model.physics_latent(tensors)
 
     @torch.no_grad()
     def sample_spectrograms(
@@ -201,7 +201,7 @@ class ImpactPipeline:
         *,
         sampler: str | None = None,
         steps: int | None = None,
-        seed: int | None = None,
+        seed: int = 0,
         guidance: float | None = None,
     ) -> tuple[torch.Tensor, str, int]:
         """Sample one normalised log-spectrogram per condition, all in one batch.
@@ -210,18 +210,25 @@ class ImpactPipeline:
         """
         from physfoley.diffusion import samplers
 
-        name = sampler or samplers.DEFAULT_SAMPLER
-        num_steps = int(steps) if steps is not None else samplers.default_steps(name)
-        generator = torch.Generator(device="cpu")
-        generator.manual_seed(int(seed) if seed is not None else torch.seed() % 2**63)
+        d = self.config.diffusion
+        # Resolve the defaults here (as samplers.sample does) so the result can report them.
+        if d.objective == "flow_matching":
+            name = "flow_euler"
+        else:
+            name = samplers.canonical_sampler(sampler or d.sampler)
+        if steps is None:
+            same = name == samplers.canonical_sampler(d.sampler)
+            steps = d.steps if same else samplers.default_steps(name, d.timesteps)
+        generator = torch.Generator(device="cpu").manual_seed(int(seed))
         spec = samplers.sample(
             self.model,
             {"mu": mu, "nu": nu},
             sampler=name,
-            steps=num_steps,
-            generator=generator,
+            steps=int(steps),
             guidance=guidance,
+            generator=generator,
         )
+        num_steps = int(steps)
         if spec.ndim == 4:  # denoisers work on [B, 1, F, T] images
             spec = spec[:, 0]
         return spec, name, num_steps
@@ -253,11 +260,13 @@ class ImpactPipeline:
         video : a path or decoded `VideoFrames`.
         times : impact times in seconds; None runs the impact detector.
         steps, sampler, guidance : diffusion sampling (defaults: the sampler module's).
-        seed : makes the result reproducible.
+        seed : makes the result reproducible (None: a random seed, reported in the result).
 
         Raises `InputError` for an unreadable video or times outside it.
         """
         frames = video if isinstance(video, VideoFrames) else read_video(video)
+        if seed is None:
+            seed = int(np.random.SeedSequence().entropy % 2**31)
         duration = float(frames.duration_s)
         if times is None:
             from physfoley.video.motion import detect_impacts
@@ -315,7 +324,7 @@ class ImpactPipeline:
             sampler=name,
             steps=num_steps,
             seed=seed,
-            guidance=guidance,
+            guidance=float(self.config.diffusion.guidance_scale if guidance is None else guidance),
         )
 
 
@@ -347,7 +356,7 @@ def build_physics_bank(
     keys = []
     for start in range(0, rows.size, batch_size):
         batch = np.ascontiguousarray(frames[rows[start : start + batch_size]])
-        keys.append(model.encode_visual(torch.from_numpy(batch).to(device)).float().cpu().numpy())
+        keys.append(model.visual_latent(torch.from_numpy(batch).to(device)).float().cpu().numpy())
     values: dict[str, Any] = {
         k: np.asarray(data.arrays[k][rows], dtype=np.float32)
         for k in PHYSICS_FIELDS
