@@ -318,7 +318,7 @@ def train_eval_classifier(
             loss.backward()
             opt.step()
             sched.step()
-            total_loss += float(loss) * len(idx)
+            total_loss += float(loss.detach()) * len(idx)
             correct += int((logits.argmax(-1) == y).sum())
         record = {"epoch": epoch + 1, "loss": total_loss / n, "train_acc": correct / n}
         if val_specs is not None and val_labels is not None and len(val_labels):

@@ -1,0 +1,383 @@
+"""`physfoley eval`: score a model on a prepared test split (Su et al. Tables 1 and 3).
+
+physfoley eval --model DIR --data DIR [--out DIR] [--samples-per-clip K] ...
+physfoley eval --generated FILE.npz --data DIR ...      (score clips made elsewhere)
+physfoley eval train-classifier --data DIR [--out DIR]  (the evaluation classifier)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from physfoley.errors import InputError
+
+DEFAULT_CLASSIFIER_SUBDIR = "eval_classifier"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "eval",
+        help="evaluate generated impact sounds (FID, KID, KL, recognition accuracy, spec MSE)",
+        description=(
+            "Generate a sound for every clip of a prepared split with a trained model (or read "
+            "clips generated elsewhere with --generated) and score them against the recorded "
+            "clips with the evaluation classifier: FID, KID (mean, std), KL divergence, "
+            "recognition accuracy, spectrogram MSE. Writes report.json and report.md (tables in "
+            "the layout of Su et al.) into --out. `physfoley eval train-classifier` trains the "
+            "classifier first."
+        ),
+    )
+    p.add_argument("--model", help="trained model directory (generates the clips)")
+    p.add_argument(
+        "--generated",
+        help="score pre-generated clips instead: .npz with `rows` [N] (rows of --data) and "
+        "`specs` [N,F,T] or [K,N,F,T] normalised log-spectrograms, or `waves` [N,S] / [K,N,S]",
+    )
+    p.add_argument("--data", help="prepared dataset folder (`physfoley data prepare`)")
+    p.add_argument("--out", help="report folder (default: MODEL/eval-SPLIT or FILE-eval)")
+    p.add_argument(
+        "--classifier",
+        help=f"evaluation classifier folder (default: DATA/{DEFAULT_CLASSIFIER_SUBDIR})",
+    )
+    p.add_argument("--split", default="test", help="split to evaluate (default: test)")
+    p.add_argument(
+        "--samples-per-clip",
+        type=int,
+        default=1,
+        help="K generated samples per clip, seeds S..S+K-1; metrics are given as mean ± std "
+        "over the K runs (default: 1)",
+    )
+    p.add_argument("--steps", type=int, help="diffusion sampling steps (default: the sampler's)")
+    p.add_argument("--sampler", help="sampler name, e.g. ddim, dpm++, ancestral")
+    p.add_argument("--seed", type=int, default=0, help="first seed (default: 0)")
+    p.add_argument("--max-clips", type=int, help="evaluate an evenly spaced subset of N clips")
+    p.add_argument("--name", help="row label in the tables (default: the model folder's name)")
+    p.add_argument("--batch-size", type=int, default=64, help="generation batch (default: 64)")
+    p.add_argument("--kid-subsets", type=int, default=100, help="KID subsets (default: 100)")
+    p.add_argument(
+        "--kid-subset-size", type=int, default=1000, help="KID subset size, capped at n (1000)"
+    )
+    p.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
+    p.add_argument("--force", action="store_true", help="overwrite an existing report")
+    p.set_defaults(func=run_eval, eval_parser=p)
+
+    sub = p.add_subparsers(dest="eval_command", metavar="SUBCOMMAND")
+    t = sub.add_parser(
+        "train-classifier",
+        help="train the evaluation classifier (material from spectrogram) on a prepared dataset",
+        description=(
+            "Train the material classifier whose features and posteriors `physfoley eval` uses, "
+            "on the recorded clips of the training split (about 10 %% of its videos held out to "
+            "pick the best epoch), and report its accuracy on the real clips of the test split."
+        ),
+    )
+    t.add_argument("--data", required=True, help="prepared dataset folder")
+    t.add_argument("--out", help=f"classifier folder (default: DATA/{DEFAULT_CLASSIFIER_SUBDIR})")
+    t.add_argument("--epochs", type=int, help="training epochs (default 12)")
+    t.add_argument("--batch-size", type=int, help="batch size (default 64)")
+    t.add_argument("--lr", type=float, help="peak learning rate (default 2e-3)")
+    t.add_argument("--widths", help="channels per ResNet stage, e.g. 16,32,64,128")
+    t.add_argument("--blocks-per-stage", type=int, help="residual blocks per stage (default 1)")
+    t.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    t.add_argument("--max-train", type=int, help="use at most N training clips (quick runs)")
+    t.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    t.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    t.add_argument("--force", action="store_true", help="overwrite an existing classifier")
+    t.set_defaults(func=run_train_classifier)
+
+
+def _command_line() -> str:
+    return "physfoley " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+def _emit(args: argparse.Namespace, doc: dict[str, Any], human: str) -> None:
+    if args.json:
+        print(json.dumps(doc))
+    print(human, file=sys.stderr)
+
+
+# --------------------------------------------------------------------------- train-classifier
+
+
+def _split_by_video(
+    videos: np.ndarray, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Boolean masks (train, val) holding out ~`fraction` of the videos (never splitting one)."""
+    names = np.unique(videos)
+    if names.size < 5:
+        return np.ones(videos.size, bool), np.zeros(videos.size, bool)
+    rng = np.random.default_rng(seed)
+    held = rng.choice(names, size=max(1, round(fraction * names.size)), replace=False)
+    val = np.isin(videos, held)
+    return ~val, val
+
+
+def run_train_classifier(args: argparse.Namespace) -> int:
+    import torch
+    from tqdm import tqdm
+
+    from physfoley.config import AudioConfig
+    from physfoley.data.datasets import PreparedData
+    from physfoley.evaluation.classifier import (
+        CONFIG_FILE,
+        ClassifierConfig,
+        EvalClassifier,
+        classifier_outputs,
+        save_eval_classifier,
+        train_eval_classifier,
+        waves_to_spectrograms,
+    )
+
+    data = PreparedData.open(args.data)
+    out = Path(args.out) if args.out else data.root / DEFAULT_CLASSIFIER_SUBDIR
+    if (out / CONFIG_FILE).exists() and not args.force:
+        raise InputError(f"{out} already holds a classifier; pass --force to overwrite it")
+    overrides: dict[str, Any] = {"seed": args.seed, "num_classes": len(data.materials)}
+    for key in ("epochs", "batch_size", "lr", "blocks_per_stage"):
+        if getattr(args, key) is not None:
+            overrides[key] = getattr(args, key)
+    if args.widths:
+        try:
+            overrides["widths"] = tuple(int(w) for w in args.widths.split(","))
+        except ValueError:
+            raise InputError(
+                f"--widths must be comma-separated integers, got {args.widths!r}"
+            ) from None
+    cfg = ClassifierConfig.from_dict({**ClassifierConfig().to_dict(), **overrides})
+    audio = AudioConfig(**data.meta["preset"])
+
+    train_rows, test_rows = data.indices("train"), data.indices("test")
+    if train_rows.size == 0 or test_rows.size == 0:
+        raise InputError(f"{data.root} needs clips in both the train and test splits")
+    if args.max_train is not None:
+        if args.max_train < 2:
+            raise InputError("--max-train must be at least 2")
+        train_rows = train_rows[
+            np.linspace(0, train_rows.size - 1, min(args.max_train, train_rows.size)).astype(
+                np.int64
+            )
+        ]
+    labels = data.column("material_id")
+    videos = data.column("video")
+    print(
+        f"computing spectrograms of {train_rows.size} train and {test_rows.size} test clips",
+        file=sys.stderr,
+    )
+    waves = data.arrays["waves"]
+    train_rows, test_rows = np.sort(train_rows), np.sort(test_rows)
+    train_specs = waves_to_spectrograms(waves[train_rows], audio)
+    test_specs = waves_to_spectrograms(waves[test_rows], audio)
+    fit_mask, val_mask = _split_by_video(videos[train_rows], 0.1, args.seed)
+    y_train = torch.as_tensor(labels[train_rows], dtype=torch.long)
+    y_test = labels[test_rows]
+
+    bar = tqdm(total=cfg.epochs, desc="eval classifier", unit="epoch", file=sys.stderr)
+
+    def on_epoch(epoch: int, rec: dict[str, float]) -> None:
+        bar.update(1)
+        bar.set_postfix({k: f"{v:.3f}" for k, v in rec.items() if k != "epoch"})
+
+    model, history = train_eval_classifier(
+        train_specs[torch.as_tensor(fit_mask)],
+        y_train[torch.as_tensor(fit_mask)],
+        cfg,
+        val_specs=train_specs[torch.as_tensor(val_mask)] if val_mask.any() else None,
+        val_labels=y_train[torch.as_tensor(val_mask)] if val_mask.any() else None,
+        device=args.device,
+        on_epoch=on_epoch,
+    )
+    bar.close()
+    probs = classifier_outputs(model, test_specs, device=args.device)["probs"]
+    pred = probs.argmax(axis=1)
+    test_acc = float((pred == y_test).mean())
+    per_material = {
+        name: float((pred[y_test == k] == k).mean())
+        for k, name in enumerate(data.materials)
+        if (y_test == k).any()
+    }
+    info = {
+        "data": str(data.root),
+        "command": _command_line(),
+        "train_clips": int(fit_mask.sum()),
+        "val_clips": int(val_mask.sum()),
+        "test_clips": int(test_rows.size),
+        "test_accuracy": test_acc,
+        "test_accuracy_per_material": per_material,
+        "history": history,
+    }
+    clf = EvalClassifier(model, cfg, audio, list(data.materials), info)
+    save_eval_classifier(out, clf, force=args.force)
+    _emit(
+        args,
+        {"classifier": str(out), **info},
+        f"saved the evaluation classifier to {out}; accuracy on the {test_rows.size} real test "
+        f"clips: {100 * test_acc:.2f} %",
+    )
+    return 0
+
+
+# --------------------------------------------------------------------------- eval
+
+
+def _load_generated(path: Path, data, split_rows: np.ndarray, audio):
+    """(rows [N], list of K spectrogram sets [N, F, T]) from a --generated .npz file."""
+    import torch
+
+    from physfoley.evaluation.classifier import waves_to_spectrograms
+
+    if not path.is_file():
+        raise InputError(f"--generated file {path} does not exist")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            files = dict(z.items())
+    except (OSError, ValueError) as err:
+        raise InputError(f"{path} is not a readable .npz file ({err})") from None
+    if "rows" not in files or not ({"specs", "waves"} & set(files)):
+        raise InputError(f"{path} needs arrays `rows` and `specs` (or `waves`)")
+    rows = np.asarray(files["rows"], dtype=np.int64).reshape(-1)
+    bad = np.setdiff1d(rows, split_rows)
+    if bad.size:
+        raise InputError(f"{path}: row {bad[0]} is not a clip of the evaluated split")
+    if "specs" in files:
+        specs = np.asarray(files["specs"], dtype=np.float32)
+        if specs.ndim == 3:
+            specs = specs[None]
+        if specs.ndim != 4 or specs.shape[1] != rows.size or specs.shape[2:] != audio.spec_shape:
+            raise InputError(
+                f"{path}: specs must be [K, {rows.size}, {audio.spec_shape[0]}, "
+                f"{audio.spec_shape[1]}], got {specs.shape}"
+            )
+        return rows, [torch.from_numpy(s) for s in specs]
+    waves = np.asarray(files["waves"], dtype=np.float32)
+    if waves.ndim == 2:
+        waves = waves[None]
+    if waves.ndim != 3 or waves.shape[1] != rows.size:
+        raise InputError(f"{path}: waves must be [K, {rows.size}, S], got {waves.shape}")
+    return rows, [waves_to_spectrograms(w, audio) for w in waves]
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    if getattr(args, "eval_command", None) is None and not (args.model or args.generated):
+        args.eval_parser.print_help(sys.stderr)
+        return 2
+    from tqdm import tqdm
+
+    from physfoley.data.datasets import PreparedData
+    from physfoley.evaluation.classifier import load_eval_classifier, waves_to_spectrograms
+    from physfoley.evaluation.report import REPORT_JSON, build_report, write_report
+    from physfoley.evaluation.runner import (
+        generate_clip_spectrograms,
+        score_generated,
+        summarize_runs,
+    )
+
+    if bool(args.model) == bool(args.generated):
+        raise InputError("give exactly one of --model DIR or --generated FILE.npz")
+    if not args.data:
+        raise InputError("--data DIR (a prepared dataset) is required")
+    if args.samples_per_clip < 1:
+        raise InputError("--samples-per-clip must be at least 1")
+    if args.steps is not None and args.steps < 1:
+        raise InputError("--steps must be at least 1")
+    if args.max_clips is not None and args.max_clips < 2:
+        raise InputError("--max-clips must be at least 2 (FID needs two clips)")
+    source = Path(args.model or args.generated)
+    out = (
+        Path(args.out)
+        if args.out
+        else (
+            source / f"eval-{args.split}" if args.model else source.with_name(source.stem + "-eval")
+        )
+    )
+    if (out / REPORT_JSON).exists() and not args.force:
+        raise InputError(f"{out / REPORT_JSON} exists; pass --force to overwrite it")
+
+    data = PreparedData.open(args.data)
+    clf = load_eval_classifier(
+        args.classifier or data.root / DEFAULT_CLASSIFIER_SUBDIR, device=args.device
+    )
+    from physfoley.config import AudioConfig
+
+    audio = AudioConfig(**data.meta["preset"])
+    if audio.spec_shape != clf.audio.spec_shape or audio.sample_rate != clf.audio.sample_rate:
+        raise InputError(
+            f"the classifier was trained on preset {clf.audio.name!r} spectrograms "
+            f"{clf.audio.spec_shape}, the data is {audio.name!r} {audio.spec_shape}"
+        )
+    split_rows = data.indices(args.split)
+    if split_rows.size < 2:
+        raise InputError(f"split {args.split!r} of {data.root} has fewer than 2 clips")
+
+    seeds = [args.seed + k for k in range(args.samples_per_clip)]
+    settings: dict[str, Any] = {
+        "data": str(data.root),
+        "split": args.split,
+        "classifier": str(args.classifier or data.root / DEFAULT_CLASSIFIER_SUBDIR),
+        "command": _command_line(),
+    }
+    if args.generated:
+        rows, runs = _load_generated(Path(args.generated), data, split_rows, audio)
+        settings["generated"] = str(args.generated)
+        seeds = list(range(len(runs)))
+    else:
+        from physfoley.pipeline import ImpactPipeline
+
+        rows = split_rows
+        if args.max_clips is not None and args.max_clips < rows.size:
+            rows = rows[np.linspace(0, rows.size - 1, args.max_clips).astype(np.int64)]
+        pipe = ImpactPipeline.from_pretrained(args.model, device=args.device)
+        runs = []
+        for seed in seeds:
+            bar = tqdm(total=rows.size, desc=f"generate seed {seed}", unit="clip", file=sys.stderr)
+            specs, _ = generate_clip_spectrograms(
+                pipe,
+                data.arrays["frames"][rows],
+                sampler=args.sampler,
+                steps=args.steps,
+                seed=seed,
+                batch_size=args.batch_size,
+                on_batch=bar.update,
+            )
+            bar.close()
+            runs.append(specs)
+        settings.update(
+            model=str(args.model), sampler=args.sampler or "default", steps=args.steps or "default"
+        )
+    labels = data.column("material_id")[rows]
+    real_specs = waves_to_spectrograms(data.arrays["waves"][rows], audio)
+    real_out = clf.features(real_specs, device=args.device)
+    scored = [
+        score_generated(
+            clf,
+            real_specs,
+            labels,
+            specs,
+            kid_subsets=args.kid_subsets,
+            kid_subset_size=args.kid_subset_size,
+            seed=seed,
+            real_outputs=real_out,
+        )
+        for seed, specs in zip(seeds, runs, strict=True)
+    ]
+    name = args.name or (source.stem if args.generated else source.name)
+    report = build_report(
+        summarize_runs(scored), name=name, n_clips=int(rows.size), seeds=seeds, settings=settings
+    )
+    write_report(out, report, force=args.force)
+    m = report["metrics"]
+    _emit(
+        args,
+        report,
+        f"wrote {out}/report.json and report.md: FID {m['fid']['mean']:.2f}, "
+        f"KL {m['kl']['mean']:.3f}, recognition {100 * m['recognition_acc']['mean']:.1f} % "
+        f"(real clips {100 * m['real_recognition_acc']['mean']:.1f} %), n = {rows.size}",
+    )
+    return 0

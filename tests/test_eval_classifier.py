@@ -1,0 +1,296 @@
+"""Evaluation classifier, report tables and the `physfoley eval` command on a tiny prepared dataset."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from physfoley.cli import main
+from physfoley.config import get_preset
+from physfoley.errors import InputError, ModelError
+from physfoley.evaluation import report as R
+from physfoley.evaluation.classifier import (
+    ClassifierConfig,
+    EvalClassifier,
+    MaterialResNet,
+    load_eval_classifier,
+    save_eval_classifier,
+    train_eval_classifier,
+    waves_to_spectrograms,
+)
+from physfoley.evaluation.runner import score_generated, summarize_runs
+
+MATERIALS = [
+    "glass",
+    "wood",
+    "ceramic",
+    "metal",
+    "cloth",
+    "plastic",
+    "drywall",
+    "carpet",
+    "paper",
+    "rock",
+]
+# Four materials, each a distinct set of modes (Hz) and decay time: learnable from the spectrogram.
+MODES = {
+    0: ([2500, 5200, 7900], 0.08),
+    1: ([300, 650], 0.02),
+    3: ([900, 1800, 3700], 0.2),
+    8: ([], 0.01),
+}
+
+
+def _clip(material: int, rng: np.random.Generator, cfg) -> np.ndarray:
+    t = np.arange(cfg.num_samples) / cfg.sample_rate
+    freqs, tau = MODES[material]
+    wave = 0.05 * rng.normal(size=t.size) * np.exp(-t / 0.01)  # contact noise
+    for f in freqs:
+        f = f * rng.uniform(0.95, 1.05)
+        wave += (
+            rng.uniform(0.5, 1.0)
+            * np.sin(2 * np.pi * f * t)
+            * np.exp(-t / (tau * rng.uniform(0.8, 1.2)))
+        )
+    if not freqs:  # paper: a noisy crackle
+        wave += rng.normal(size=t.size) * np.exp(-t / tau)
+    return (wave * rng.uniform(0.2, 1.0)).astype(np.float32)
+
+
+def write_prepared(
+    root: Path, *, videos_per_material: int = 5, clips_per_video: int = 4, seed: int = 0
+) -> Path:
+    """A minimal prepared folder (PreparedData format) of synthetic modal clips, `small` preset."""
+    cfg = get_preset("small")
+    rng = np.random.default_rng(seed)
+    root.mkdir(parents=True)
+    rows, waves = [], []
+    for material in MODES:
+        for v in range(videos_per_material):
+            split = "test" if v == 0 else "train"
+            for c in range(clips_per_video):
+                rows.append(
+                    {
+                        "clip_id": len(rows),
+                        "video": f"{MATERIALS[material]}_{v}",
+                        "time_s": 0.5 * (c + 1),
+                        "onset_frame": 15 * (c + 1),
+                        "material": MATERIALS[material],
+                        "material_id": material,
+                        "action": "hit",
+                        "reaction": "static",
+                        "split": split,
+                    }
+                )
+                waves.append(_clip(material, rng, cfg))
+    n = len(rows)
+    k = cfg.num_freqs
+    np.save(root / "waves.npy", np.stack(waves))
+    np.save(root / "frames.npy", rng.integers(0, 255, size=(n, 22, 8, 8, 3), dtype=np.uint8))
+    for name in ("freq_hz", "power_db", "decay_db_per_s"):
+        np.save(root / f"{name}.npy", np.zeros((n, k), np.float32))
+    with open(root / "index.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    meta = {
+        "format": "physfoley-prepared",
+        "version": 1,
+        "preset": cfg.to_dict(),
+        "materials": MATERIALS,
+        "num_clips": n,
+        "frames_per_window": 22,
+        "image_size": 8,
+    }
+    (root / "meta.json").write_text(json.dumps(meta))
+    return root
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory) -> Path:
+    return write_prepared(tmp_path_factory.mktemp("prep") / "data")
+
+
+@pytest.fixture(scope="module")
+def trained(prepared):
+    """(EvalClassifier, test specs, test labels) trained quickly on the synthetic clips."""
+    from physfoley.data.datasets import PreparedData
+
+    torch.set_num_threads(1)
+    data = PreparedData.open(prepared)
+    cfg = get_preset("small")
+    labels = data.column("material_id")
+    tr, te = data.indices("train"), data.indices("test")
+    specs_tr = waves_to_spectrograms(data.arrays["waves"][tr], cfg)
+    specs_te = waves_to_spectrograms(data.arrays["waves"][te], cfg)
+    ccfg = ClassifierConfig(widths=(8, 16, 32), epochs=20, batch_size=16, lr=3e-3)
+    model, history = train_eval_classifier(specs_tr, torch.as_tensor(labels[tr]), ccfg)
+    clf = EvalClassifier(model, ccfg, cfg, MATERIALS, {"history": history})
+    return clf, specs_te, labels[te]
+
+
+@pytest.mark.parametrize("preset", ["small", "paper"])
+def test_resnet_shapes(preset):
+    f, t = get_preset(preset).spec_shape
+    model = MaterialResNet(ClassifierConfig(widths=(8, 16)))
+    x = torch.randn(3, f, t)
+    assert model(x).shape == (3, 10)
+    assert model.embed(x).shape == (3, 16)
+    with pytest.raises(InputError):
+        model.embed(torch.randn(3, 1, f, t))
+
+
+def test_classifier_learns_materials(trained):
+    clf, specs, labels = trained
+    out = clf.features(specs)
+    assert out["probs"].shape == (len(labels), 10)
+    assert np.allclose(out["probs"].sum(1), 1.0)
+    acc = float((out["probs"].argmax(1) == labels).mean())
+    assert acc >= 0.9  # four well-separated materials; chance is 0.25
+    # Shuffled labels must score far lower: the accuracy measures something.
+    assert float((out["probs"].argmax(1) == np.roll(labels, 4)).mean()) < 0.5
+
+
+def test_training_is_seeded(prepared):
+    x = torch.randn(12, 257, 44)
+    y = torch.arange(12) % 3
+    cfg = ClassifierConfig(widths=(4, 8), epochs=1, batch_size=6)
+    a, _ = train_eval_classifier(x, y, cfg)
+    b, _ = train_eval_classifier(x, y, cfg)
+    assert torch.equal(a(x), b(x))
+    with pytest.raises(InputError):
+        train_eval_classifier(x, y + 10, cfg)
+
+
+def test_save_load_roundtrip_and_errors(trained, tmp_path):
+    clf, specs, _ = trained
+    out = save_eval_classifier(tmp_path / "clf", clf)
+    loaded = load_eval_classifier(out)
+    assert loaded.config == clf.config and loaded.materials == MATERIALS
+    assert loaded.audio == clf.audio
+    np.testing.assert_allclose(
+        loaded.features(specs)["embedding"], clf.features(specs)["embedding"], atol=1e-6
+    )
+    with pytest.raises(InputError, match="exists"):
+        save_eval_classifier(out, clf)
+    save_eval_classifier(out, clf, force=True)
+    with pytest.raises(ModelError, match="does not exist"):
+        load_eval_classifier(tmp_path / "nope")
+    (out / "model.safetensors").write_bytes(b"garbage")
+    with pytest.raises(ModelError, match="safetensors"):
+        load_eval_classifier(out)
+    (out / "config.json").write_text('{"format": "something-else"}')
+    with pytest.raises(ModelError, match="not an evaluation classifier"):
+        load_eval_classifier(out)
+
+
+def test_score_generated_real_vs_degraded(trained):
+    clf, specs, labels = trained
+    same = score_generated(clf, specs, labels, specs, kid_subsets=10, kid_subset_size=8)
+    assert same["fid"] == pytest.approx(0.0, abs=1e-6)
+    assert same["kl"] == pytest.approx(0.0, abs=1e-9)
+    assert same["spec_mse"] == 0.0
+    assert same["recognition_ratio"] == pytest.approx(1.0)
+    # Generated = the ground truth of another material: every metric must get worse.
+    other = torch.roll(specs, shifts=len(labels) // 4, dims=0)
+    wrong = score_generated(clf, specs, labels, other, kid_subsets=10, kid_subset_size=8)
+    assert wrong["kl"] > 1.0 and wrong["recognition_acc"] < 0.5 and wrong["spec_mse"] > 0.01
+    noise = torch.rand_like(specs) * 2 - 1
+    bad = score_generated(clf, specs, labels, noise, kid_subsets=10, kid_subset_size=8)
+    assert bad["fid"] > 1.0 and bad["kid_mean"] > 0
+
+
+def test_report_tables_show_seeds_and_spread():
+    runs = [
+        {
+            "fid": 10.0,
+            "kid_mean": 0.01,
+            "kid_std": 0.002,
+            "kl": 1.0,
+            "recognition_acc": 0.7,
+            "spec_mse": 0.1,
+        },
+        {
+            "fid": 12.0,
+            "kid_mean": 0.02,
+            "kid_std": 0.004,
+            "kl": 1.2,
+            "recognition_acc": 0.8,
+            "spec_mse": 0.2,
+        },
+    ]
+    rep = R.build_report(
+        summarize_runs(runs), name="Ours", n_clips=50, seeds=[0, 1], settings={"split": "test"}
+    )
+    t1 = R.table1_markdown([rep])
+    assert (
+        "| Ours | 11.00 ± 1.41 | 0.0150 ± 0.0071, 0.0030 ± 0.0014 | 1.100 ± 0.141 | 75.00 ± 7.07 |"
+        in t1
+    )
+    assert "n = 50 test clips, seeds 0, 1" in t1
+    t3 = R.table3_markdown([rep])
+    assert "| Ours | 1.100 ± 0.141 | 0.1500 ± 0.0707 |" in t3
+    one = R.build_report(summarize_runs(runs[:1]), name="A", n_clips=5, seeds=[3], settings={})
+    assert "| A | 10.00 | 0.0100, 0.0020 | 1.000 | 70.00 |" in R.table1_markdown([one])
+
+
+def test_cli_train_classifier_then_eval_generated(prepared, tmp_path, capsys):
+    clf_dir = tmp_path / "clf"
+    rc = main(["eval", "train-classifier", "--data", str(prepared), "--out", str(clf_dir), "--epochs", "20",
+               "--batch-size", "16", "--widths", "8,16,32", "--json"])  # fmt: skip
+    assert rc == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["test_clips"] == 16 and doc["test_accuracy"] >= 0.75
+    assert load_eval_classifier(clf_dir).info["test_accuracy"] == doc["test_accuracy"]
+    # refuses to overwrite
+    assert main(["eval", "train-classifier", "--data", str(prepared), "--out", str(clf_dir)]) == 2
+    capsys.readouterr()
+
+    from physfoley.data.datasets import PreparedData
+
+    data = PreparedData.open(prepared)
+    rows = data.indices("test")
+    waves = np.asarray(data.arrays["waves"][rows])
+    gen = tmp_path / "gen.npz"
+    # two "seeds": the real clips themselves, and the real clips of other materials
+    np.savez(gen, rows=rows, waves=np.stack([waves, np.roll(waves, 4, axis=0)]))
+    out = tmp_path / "report"
+    rc = main(["eval", "--generated", str(gen), "--data", str(prepared), "--classifier", str(clf_dir),
+               "--out", str(out), "--kid-subsets", "5", "--json"])  # fmt: skip
+    assert rc == 0
+    rep = json.loads(capsys.readouterr().out)
+    m = rep["metrics"]
+    # A permutation of the real set is the same distribution (FID 0 both times), but each
+    # clip's posterior now differs from its own ground truth's: KL up, recognition down.
+    assert m["fid"]["values"] == pytest.approx([0.0, 0.0], abs=1e-6)
+    assert m["kl"]["values"][0] == pytest.approx(0.0, abs=1e-9) and m["kl"]["values"][1] > 1.0
+    assert m["recognition_acc"]["values"][1] < 0.5 * m["recognition_acc"]["values"][0]
+    assert rep["n_clips"] == 16 and rep["seeds"] == [0, 1]
+    assert (out / "report.md").read_text().count("| gen |") == 2
+    assert main(["eval", "--generated", str(gen), "--data", str(prepared), "--classifier", str(clf_dir),
+                 "--out", str(out)]) == 2  # fmt: skip
+
+
+def test_cli_eval_bad_input(prepared, tmp_path, capsys):
+    assert main(["eval", "--data", str(prepared)]) == 2  # neither --model nor --generated
+    assert main(["eval", "--model", "x", "--generated", "y", "--data", str(prepared)]) == 2
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, rows=np.array([0, 1]), specs=np.zeros((2, 257, 44), np.float32))
+    rc = main(
+        [
+            "eval",
+            "--generated",
+            str(bad),
+            "--data",
+            str(prepared),
+            "--classifier",
+            str(tmp_path / "none"),
+        ]
+    )
+    assert rc == 2
+    assert "evaluation classifier" in capsys.readouterr().err
