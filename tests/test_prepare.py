@@ -288,3 +288,29 @@ def test_parallel_processes_match_serial(layout, prepared, tmp_path):
     a, b = PreparedData.open(out), PreparedData.open(prepared[0])
     assert a.index == b.index
     assert np.array_equal(a.arrays["power_db"], b.arrays["power_db"])
+
+
+def test_prepare_real_greatest_hits_clips_audio_from_mp4(gh_demo_dir, tmp_path):
+    """Real 224x224 H.264 + AAC stereo clips, laid out as Greatest Hits (no wav: audio from mp4)."""
+    truth = json.loads((gh_demo_dir / "impact_times.json").read_text())
+    root = tmp_path / "real"
+    root.mkdir()
+    chosen = sorted(truth)[:3]
+    for k, clip in enumerate(chosen):
+        name = f"real{k}"
+        os.symlink(gh_demo_dir / clip, root / f"{name}_denoised.mp4")
+        times = truth[clip]["impact_times_s"]
+        (root / f"{name}_times.txt").write_text(
+            "".join(f"{t:.4f} wood hit static\n" for t in times)
+        )
+    s = prepare_dataset(root, tmp_path / "out", PrepareOptions(preset="small"))
+    expected = sum(len(truth[c]["impact_times_s"]) for c in chosen)
+    assert s["videos_failed"] == 0 and s["audio_from_mp4_videos"] == 3
+    assert s["clips"] == expected
+    data = PreparedData.open(tmp_path / "out")
+    for rec in data.index:
+        clip = chosen[int(rec["video"][4:])]
+        assert rec["onset_frame"] == round(rec["time_s"] * truth[clip]["fps"])
+        # each impact sound starts at its annotated time: loud in the first 20 ms of the clip
+        wave = np.abs(data.arrays["waves"][rec["clip_id"]])
+        assert wave[: int(0.02 * CFG.sample_rate)].max() > 0.3 * wave.max()
