@@ -294,3 +294,23 @@ def test_cli_eval_bad_input(prepared, tmp_path, capsys):
     )
     assert rc == 2
     assert "evaluation classifier" in capsys.readouterr().err
+
+
+def test_cli_eval_onsets_on_real_soundtracks(gh_demo_dir, tmp_path, capsys):
+    times = json.loads((gh_demo_dir / "impact_times.json").read_text())
+    for name, info in list(times.items())[:4]:
+        lines = "".join(
+            f"{t + 0.3 * (i == 1)} wood hit static\n" for i, t in enumerate(info["impact_times_s"])
+        )
+        (tmp_path / name.replace(".mp4", "_times.txt")).write_text(lines)
+        (tmp_path / "tracks").mkdir(exist_ok=True)
+        (tmp_path / "tracks" / name).symlink_to(gh_demo_dir / name)
+    assert (
+        main(["eval", "onsets", str(tmp_path / "tracks"), "--times-dir", str(tmp_path), "--json"])
+        == 0
+    )
+    doc = json.loads(capsys.readouterr().out)
+    # one of three annotated times per track is 0.3 s late: 2/3 matched
+    assert doc["num_soundtracks"] == 4 and doc["onset_acc"] == pytest.approx(2 / 3)
+    (tmp_path / "tracks" / "extra.wav").write_bytes(b"")
+    assert main(["eval", "onsets", str(tmp_path / "tracks"), "--times-dir", str(tmp_path)]) == 2

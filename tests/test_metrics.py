@@ -215,3 +215,22 @@ def test_apcc_per_class_average():
     assert M.apcc(strength[:4], energy[:4]) == pytest.approx(1.0)
     with pytest.raises(InputError):
         M.apcc(np.ones(5), np.arange(5.0))
+
+
+def test_onsets_on_real_greatest_hits_soundtracks(gh_demo_dir):
+    """Real Greatest Hits demo soundtracks vs their annotated impact times (54 impacts)."""
+    import json
+
+    from physfoley.data.greatest_hits import read_mp4_audio
+
+    times = json.loads((gh_demo_dir / "impact_times.json").read_text())
+    exact, late = [], []
+    for name, info in sorted(times.items()):
+        wave = read_mp4_audio(gh_demo_dir / name, SR)
+        annotated = np.asarray(info["impact_times_s"])
+        exact.append(M.soundtrack_onset_scores(wave, SR, annotated))
+        late.append(M.soundtrack_onset_scores(wave, SR, annotated + 0.25))
+    good, bad = M.mean_onset_scores(exact), M.mean_onset_scores(late)
+    assert good["num_soundtracks"] == 18
+    assert good["onset_acc"] >= 0.95 and good["onset_ap"] >= 0.95
+    assert bad["onset_acc"] <= 0.1 and bad["onset_ap"] < good["onset_ap"] - 0.3

@@ -93,6 +93,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     t.add_argument("--force", action="store_true", help="overwrite an existing classifier")
     t.set_defaults(func=run_train_classifier)
 
+    o = sub.add_parser(
+        "onsets",
+        help="onset accuracy and AP of whole soundtracks against annotated impact times",
+        description=(
+            "Score every soundtrack in AUDIO_DIR (.wav, .flac, or the audio of .mp4) against "
+            "NAME_times.txt in --times-dir (Greatest Hits layout; a `_denoised` suffix of the "
+            "soundtrack's name is ignored): librosa onsets, confidence-ranked suppression, greedy "
+            "matching within --tolerance-s, accuracy and average precision per soundtrack, "
+            "averaged (the CondFoleyGen / MMAudio onset evaluation)."
+        ),
+    )
+    o.add_argument("audio_dir", help="folder of generated soundtracks")
+    o.add_argument("--times-dir", required=True, help="folder holding NAME_times.txt files")
+    o.add_argument("--tolerance-s", type=float, default=0.1, help="match window (default 0.1 s)")
+    o.add_argument("--delta", type=float, default=0.3, help="librosa peak threshold (0.3)")
+    o.add_argument("--sample-rate", type=int, default=22050, help="analysis rate (22050 Hz)")
+    o.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    o.set_defaults(func=run_onsets)
+
 
 def _command_line() -> str:
     return "physfoley " + " ".join(shlex.quote(a) for a in sys.argv[1:])
@@ -379,5 +398,75 @@ def run_eval(args: argparse.Namespace) -> int:
         f"wrote {out}/report.json and report.md: FID {m['fid']['mean']:.2f}, "
         f"KL {m['kl']['mean']:.3f}, recognition {100 * m['recognition_acc']['mean']:.1f} % "
         f"(real clips {100 * m['real_recognition_acc']['mean']:.1f} %), n = {rows.size}",
+    )
+    return 0
+
+
+# --------------------------------------------------------------------------- onsets
+
+
+def read_times_file(path: Path) -> np.ndarray:
+    """Impact times (s) from a Greatest Hits `NAME_times.txt` (first column of each line)."""
+    times = []
+    for i, line in enumerate(path.read_text().splitlines()):
+        if not line.strip():
+            continue
+        try:
+            times.append(float(line.split()[0]))
+        except ValueError:
+            raise InputError(f"{path} line {i + 1} does not start with a time: {line!r}") from None
+    return np.asarray(times, dtype=np.float64)
+
+
+def run_onsets(args: argparse.Namespace) -> int:
+    from physfoley.audio.io import load_audio
+    from physfoley.data.greatest_hits import read_mp4_audio
+    from physfoley.evaluation.metrics import mean_onset_scores, soundtrack_onset_scores
+
+    audio_dir, times_dir = Path(args.audio_dir), Path(args.times_dir)
+    for d in (audio_dir, times_dir):
+        if not d.is_dir():
+            raise InputError(f"{d} is not a folder")
+    files = sorted(f for f in audio_dir.iterdir() if f.suffix.lower() in (".wav", ".flac", ".mp4"))
+    if not files:
+        raise InputError(f"{audio_dir} holds no .wav, .flac or .mp4 soundtracks")
+    per_track = {}
+    scores = []
+    for f in files:
+        name = f.stem.removesuffix("_denoised")
+        times_path = times_dir / f"{name}_times.txt"
+        if not times_path.is_file():
+            raise InputError(f"no annotation {times_path} for soundtrack {f.name}")
+        if f.suffix.lower() == ".mp4":
+            wave = read_mp4_audio(f, args.sample_rate)
+        else:
+            wave, _ = load_audio(f, sample_rate=args.sample_rate)
+        s = soundtrack_onset_scores(
+            wave,
+            args.sample_rate,
+            read_times_file(times_path),
+            tolerance_s=args.tolerance_s,
+            delta=args.delta,
+        )
+        scores.append(s)
+        per_track[f.name] = {
+            "accuracy": s.accuracy,
+            "ap": s.ap,
+            "detected": s.num_detected,
+            "annotated": s.num_annotated,
+        }
+    summary = mean_onset_scores(scores)
+    doc = {
+        **summary,
+        "tolerance_s": args.tolerance_s,
+        "delta": args.delta,
+        "soundtracks": per_track,
+        "command": _command_line(),
+    }
+    _emit(
+        args,
+        doc,
+        f"{len(scores)} soundtracks: onset accuracy {100 * summary['onset_acc']:.2f} %, "
+        f"onset AP {100 * summary['onset_ap']:.2f} %",
     )
     return 0
