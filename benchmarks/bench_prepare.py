@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from physfoley.data.datasets import ImpactClipDataset
 from physfoley.data.greatest_hits import MATERIALS, discover_videos, read_audio
 from physfoley.data.prepare import PrepareOptions, cut_clips, modal_arrays, prepare_dataset
 
@@ -127,6 +128,17 @@ def main() -> None:
                 f"{summary['videos_prepared']} videos in {cold:.2f} s = {clips / cold:.1f} "
                 f"clips/s (end to end, with assembly); resumed run {warm:.2f} s"
             )
+        t0 = time.perf_counter()
+        dataset = ImpactClipDataset(out, split=None)
+        opened = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        for i in range(len(dataset)):
+            dataset[i]
+        read = time.perf_counter() - t0
+        print(
+            f"ImpactClipDataset: opened {len(dataset)} clips in {opened * 1000:.1f} ms, "
+            f"read every item (all fields) at {len(dataset) / read:.0f} items/s"
+        )
 
 
 if __name__ == "__main__":
