@@ -314,3 +314,35 @@ def test_cli_eval_onsets_on_real_soundtracks(gh_demo_dir, tmp_path, capsys):
     assert doc["num_soundtracks"] == 4 and doc["onset_acc"] == pytest.approx(2 / 3)
     (tmp_path / "tracks" / "extra.wav").write_bytes(b"")
     assert main(["eval", "onsets", str(tmp_path / "tracks"), "--times-dir", str(tmp_path)]) == 2
+
+
+def test_cli_eval_model_end_to_end(tmp_path, capsys):
+    """`physfoley eval --model`: an (untrained) small model dir + bank generates, scores, reports."""
+    from physfoley.models.factory import build_model, save_model_dir
+    from physfoley.pipeline import build_physics_bank
+
+    torch.set_num_threads(1)
+    root = write_prepared(tmp_path / "data", videos_per_material=2, clips_per_video=2)
+    n = np.load(root / "waves.npy", mmap_mode="r").shape[0]
+    rng = np.random.default_rng(0)
+    np.save(root / "band_weight.npy", rng.uniform(0, 1, (n, 100)).astype(np.float32))
+    np.save(root / "band_decay_db_per_s.npy", rng.uniform(10, 100, (n, 100)).astype(np.float32))
+    torch.manual_seed(0)
+    model = build_model("small")
+    bank = build_physics_bank(model, root)
+    save_model_dir(tmp_path / "model", model, before_commit=lambda d: bank.save(d))
+    assert (
+        main(["eval", "train-classifier", "--data", str(root), "--epochs", "1", "--widths", "4,8"])
+        == 0
+    )
+    args = ["eval", "--model", str(tmp_path / "model"), "--data", str(root), "--sampler", "ddim",
+            "--steps", "2", "--samples-per-clip", "2", "--kid-subsets", "3", "--json"]  # fmt: skip
+    capsys.readouterr()
+    assert main(args) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["n_clips"] == 8 and rep["seeds"] == [0, 1]
+    assert rep["settings"]["sampler"] == "ddim" and "--steps 2" in rep["settings"]["command"]
+    mse = rep["metrics"]["spec_mse"]["values"]
+    assert all(v > 0.01 for v in mse) and mse[0] != mse[1]  # untrained: far off, seeds differ
+    assert (tmp_path / "model" / "eval-test" / "report.md").is_file()
+    assert main(args) == 2  # report exists, no --force

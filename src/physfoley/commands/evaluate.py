@@ -113,8 +113,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     o.set_defaults(func=run_onsets)
 
 
-def _command_line() -> str:
-    return "physfoley " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+_NOT_OPTIONS = {"func", "eval_parser", "eval_command", "command", "audio_dir"}
+
+
+def _command_line(args: argparse.Namespace) -> str:
+    """The command that reproduces this run, rebuilt from the parsed options (not sys.argv,
+    which is someone else's when `cli.main(argv)` is called from Python)."""
+    words = ["physfoley", "eval"]
+    if getattr(args, "eval_command", None):
+        words.append(args.eval_command)
+    if getattr(args, "audio_dir", None):
+        words.append(args.audio_dir)
+    for key, value in vars(args).items():
+        if key in _NOT_OPTIONS or value is None or value is False:
+            continue
+        flag = "--" + key.replace("_", "-")
+        words += [flag] if value is True else [flag, str(value)]
+    return " ".join(shlex.quote(w) for w in words)
 
 
 def _emit(args: argparse.Namespace, doc: dict[str, Any], human: str) -> None:
@@ -224,7 +239,7 @@ def run_train_classifier(args: argparse.Namespace) -> int:
     }
     info = {
         "data": str(data.root),
-        "command": _command_line(),
+        "command": _command_line(args),
         "train_clips": int(fit_mask.sum()),
         "val_clips": int(val_mask.sum()),
         "test_clips": int(test_rows.size),
@@ -340,7 +355,7 @@ def run_eval(args: argparse.Namespace) -> int:
         "data": str(data.root),
         "split": args.split,
         "classifier": str(args.classifier or data.root / DEFAULT_CLASSIFIER_SUBDIR),
-        "command": _command_line(),
+        "command": _command_line(args),
     }
     if args.generated:
         rows, runs = _load_generated(Path(args.generated), data, split_rows, audio)
@@ -461,7 +476,7 @@ def run_onsets(args: argparse.Namespace) -> int:
         "tolerance_s": args.tolerance_s,
         "delta": args.delta,
         "soundtracks": per_track,
-        "command": _command_line(),
+        "command": _command_line(args),
     }
     _emit(
         args,
