@@ -1,0 +1,403 @@
+"""Model presets, construction and the self-describing model directory.
+
+`ModelConfig` (dataclasses, presets `paper` and `small`; YAML/JSON only override fields) says
+everything needed to rebuild the networks. `ImpactDiffusionModel` bundles what inference needs:
+the visual encoder (frames -> nu), the physics encoder (physics parameters -> mu) and the
+denoiser (x_t, t | mu, nu -> noise). A model directory holds `config.json` and
+`model.safetensors` (plus, written by the retrieval code, the physics bank); a wrong, partial or
+corrupt directory raises `ModelError` with a message a user can act on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from physfoley.config import PRESETS, AudioConfig, apply_overrides
+from physfoley.errors import InputError, ModelError, OutputExistsError
+from physfoley.models.dit import FrameDiT
+from physfoley.models.physics_encoder import PhysicsEncoder
+from physfoley.models.residual_encoder import ResidualEncoder
+from physfoley.models.unet2d import UNet2D
+from physfoley.models.visual_encoder import VisualEncoder, segment_indices
+
+FORMAT = "physfoley-model"
+FORMAT_VERSION = 1
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+
+# The paper's ten materials, in its order (also the order of material ids in prepared data).
+MATERIALS = (
+    "glass", "wood", "ceramic", "metal", "cloth", "plastic", "drywall", "carpet", "paper", "rock",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ResidualConfig:
+    dim: int = 256
+    depth: int = 4
+    heads: int = 4
+    max_decay_s: float = 0.5
+
+
+@dataclass(frozen=True)
+class PhysicsConfig:
+    mode_hidden: tuple[int, ...] = (512, 512, 512)
+    mode_out: int = 64
+    band_hidden: tuple[int, ...] = (64, 64)
+    band_out: int = 32
+    latent_dim: int = 256
+
+
+@dataclass(frozen=True)
+class VisualConfig:
+    block: str = "bottleneck"
+    widths: tuple[int, ...] = (64, 128, 256, 512)
+    depths: tuple[int, ...] = (3, 4, 6, 3)
+    stem_width: int = 64
+    shift_div: int = 8
+    feature: str = "penultimate"  # or "logits"
+    num_segments: int = 22  # frames of the window the encoder sees (TSN segments)
+    input_size: int | None = None  # resize frames to this square size first
+    dropout: float = 0.0
+
+
+@dataclass(frozen=True)
+class DenoiserConfig:
+    kind: str = "unet2d"  # or "dit"
+    unet_base: int = 64
+    unet_mults: tuple[int, ...] = (1, 2, 4, 8)
+    unet_blocks: int = 2
+    dit_dim: int = 256
+    dit_depth: int = 4
+    dit_heads: int = 4
+    dit_mlp_ratio: float = 4.0
+
+
+@dataclass(frozen=True)
+class DiffusionConfig:
+    timesteps: int = 1000
+    schedule: str = "cosine"
+    objective: str = "eps_l1"  # or "flow_matching"
+    cond_drop_prob: float = 0.1
+    sampler: str = "ancestral"  # default sampler for inference
+    steps: int = 1000
+    eta: float = 1.0
+    guidance_scale: float = 1.0
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str = "paper"
+    audio: AudioConfig = PRESETS["paper"]
+    materials: tuple[str, ...] = MATERIALS
+    residual: ResidualConfig = field(default_factory=ResidualConfig)
+    physics: PhysicsConfig = field(default_factory=PhysicsConfig)
+    visual: VisualConfig = field(default_factory=VisualConfig)
+    denoiser: DenoiserConfig = field(default_factory=DenoiserConfig)
+    diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+MODEL_PRESETS: dict[str, ModelConfig] = {
+    "paper": ModelConfig(),
+    # CPU-sized: trains end to end (residual + visual + diffusion) in well under an hour on
+    # two cores and ships in the repository (<= 30 MB).
+    "small": ModelConfig(
+        name="small",
+        audio=PRESETS["small"],
+        residual=ResidualConfig(dim=128, depth=4, heads=4),
+        physics=PhysicsConfig(mode_hidden=(256, 256), mode_out=64, band_hidden=(64, 64)),
+        visual=VisualConfig(
+            block="basic",
+            widths=(16, 32, 64, 128),
+            depths=(1, 1, 1, 1),
+            stem_width=16,
+            num_segments=8,
+            input_size=96,
+        ),
+        denoiser=DenoiserConfig(kind="dit", dit_dim=192, dit_depth=4, dit_heads=4),
+        diffusion=DiffusionConfig(sampler="dpmsolver++", steps=25, guidance_scale=1.0),
+    ),
+}
+
+
+def _tuplify(obj: Any) -> Any:
+    """Turn list fields (from YAML/JSON) back into tuples, recursively."""
+    changes = {}
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            changes[f.name] = _tuplify(value)
+        elif isinstance(value, list):
+            changes[f.name] = tuple(value)
+    return dataclasses.replace(obj, **changes)
+
+
+def model_config(preset: str | ModelConfig = "small", overrides: dict | None = None) -> ModelConfig:
+    """Preset by name (or a config), with `overrides` (nested dict) applied."""
+    if isinstance(preset, ModelConfig):
+        base = preset
+    else:
+        try:
+            base = MODEL_PRESETS[preset]
+        except KeyError:
+            raise InputError(
+                f"unknown model preset {preset!r}; choose one of {sorted(MODEL_PRESETS)}"
+            ) from None
+    return _tuplify(apply_overrides(base, overrides or {}))
+
+
+class ImpactDiffusionModel(nn.Module):
+    """Visual encoder + physics encoder + denoiser (what inference needs).
+
+    `visual_latent(frames)` -> nu, `physics_latent(physics)` -> mu,
+    `forward(x_t, t, cond, drop)` -> predicted noise (or velocity, per the objective).
+    """
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.visual = build_visual_encoder(cfg)
+        self.physics = build_physics_encoder(cfg)
+        p = cfg.physics
+        cond_dims = {"mu": p.latent_dim, "nu": self.visual.latent_dim}
+        self.denoiser = build_denoiser(cfg, cond_dims)
+
+    @property
+    def spec_shape(self) -> tuple[int, int, int]:
+        """(1, F, T) of one generated spectrogram."""
+        return (1, *self.cfg.audio.spec_shape)
+
+    def visual_latent(self, frames: Tensor) -> Tensor:
+        """frames: Tensor[B, W, H, W, 3] uint8 window (W frames) -> nu Tensor[B, D].
+
+        Uses the centre frame of each of `cfg.visual.num_segments` equal segments.
+        """
+        idx = segment_indices(frames.shape[1], self.cfg.visual.num_segments).to(frames.device)
+        return self.visual.latent(frames.index_select(1, idx))
+
+    def physics_latent(self, physics: dict[str, Tensor]) -> Tensor:
+        """Raw physics parameters (PHYSICS_KEYS, [B, K] / [B, M]) -> mu Tensor[B, latent_dim]."""
+        return self.physics(physics)
+
+    # Names the pipeline uses.
+    encode_visual = visual_latent
+    encode_physics = physics_latent
+
+    def forward(
+        self, x: Tensor, t: Tensor, cond: dict[str, Tensor], drop: Tensor | None = None
+    ) -> Tensor:
+        """x: Tensor[B, 1, F, T], t: Tensor[B], cond {"mu", "nu"} -> Tensor[B, 1, F, T]."""
+        return self.denoiser(x, t, cond, drop)
+
+
+def build_visual_encoder(cfg: ModelConfig) -> VisualEncoder:
+    """The ResNet + TSM visual encoder of `cfg` (classifier over `cfg.materials`)."""
+    v = cfg.visual
+    return VisualEncoder(
+        len(cfg.materials),
+        block=v.block,
+        widths=v.widths,
+        depths=v.depths,
+        stem_width=v.stem_width,
+        shift_div=v.shift_div,
+        feature=v.feature,
+        input_size=v.input_size,
+        dropout=v.dropout,
+    )
+
+
+def build_physics_encoder(cfg: ModelConfig) -> PhysicsEncoder:
+    """The five-MLP physics encoder of `cfg`."""
+    p = cfg.physics
+    return PhysicsEncoder(
+        cfg.audio,
+        num_bands=cfg.audio.num_bands,
+        mode_hidden=p.mode_hidden,
+        mode_out=p.mode_out,
+        band_hidden=p.band_hidden,
+        band_out=p.band_out,
+        latent_dim=p.latent_dim,
+    )
+
+
+def build_denoiser(cfg: ModelConfig, cond_dims: dict[str, int]) -> nn.Module:
+    d = cfg.denoiser
+    if d.kind == "unet2d":
+        return UNet2D(
+            cond_dims, base=d.unet_base, mults=d.unet_mults, blocks_per_level=d.unet_blocks
+        )
+    if d.kind == "dit":
+        f, t = cfg.audio.spec_shape
+        return FrameDiT(
+            f, t, cond_dims, dim=d.dit_dim, depth=d.dit_depth, heads=d.dit_heads,
+            mlp_ratio=d.dit_mlp_ratio,
+        )  # fmt: skip
+    raise InputError(f"unknown denoiser kind {d.kind!r}; choose 'unet2d' or 'dit'")
+
+
+def build_model(cfg: ModelConfig | str = "small") -> ImpactDiffusionModel:
+    """Build the inference model (randomly initialised) for a config or preset name."""
+    return ImpactDiffusionModel(cfg if isinstance(cfg, ModelConfig) else model_config(cfg))
+
+
+def build_residual_encoder(cfg: ModelConfig) -> ResidualEncoder:
+    """The residual network of `cfg` (trained in its own stage; not part of the model dir)."""
+    f, t = cfg.audio.spec_shape
+    r = cfg.residual
+    return ResidualEncoder(
+        f, t, num_bands=cfg.audio.num_bands, dim=r.dim, depth=r.depth, heads=r.heads,
+        max_decay_s=r.max_decay_s,
+    )  # fmt: skip
+
+
+def config_from_dict(data: dict[str, Any]) -> ModelConfig:
+    """Inverse of `ModelConfig.to_dict` (unknown keys -> InputError)."""
+    return _tuplify(apply_overrides(ModelConfig(), data))
+
+
+def save_model_dir(
+    path: str | os.PathLike,
+    model: ImpactDiffusionModel,
+    *,
+    force: bool = False,
+    dtype: torch.dtype | None = None,
+    extra: dict[str, Any] | None = None,
+    before_commit: Callable[[Path], None] | None = None,
+) -> Path:
+    """Write a model directory atomically: config.json + model.safetensors.
+
+    The directory is assembled beside `path` and renamed into place, so a crash never leaves a
+    partial model. `dtype` (e.g. torch.float16) stores floating weights in that type to save
+    space; they are cast back to float32 on load. `extra` goes into config.json (e.g. training
+    provenance); `before_commit(tmp_dir)` may add files (e.g. the physics bank) before the rename.
+    """
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    if path.exists() and not force:
+        raise OutputExistsError(f"{path} exists; pass --force to overwrite it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        state = {}
+        for key, value in model.state_dict().items():
+            value = value.detach().cpu()
+            if dtype is not None and value.is_floating_point():
+                value = value.to(dtype)
+            state[key] = value.contiguous()
+        save_file(state, str(tmp / WEIGHTS_FILE), metadata={"format": FORMAT})
+        doc = {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "config": model.cfg.to_dict(),
+            "weights": WEIGHTS_FILE,
+            "weights_dtype": str(dtype or torch.float32).replace("torch.", ""),
+            "normalization": {
+                "spectrogram": "ln(|STFT| + 1e-8) mapped from [log_mag_min, log_mag_max] to [-1, 1]",
+                "physics": "fixed, from the audio preset (physfoley.models.physics_encoder)",
+            },
+            **(extra or {}),
+        }
+        (tmp / CONFIG_FILE).write_text(json.dumps(doc, indent=2))
+        if before_commit is not None:
+            before_commit(tmp)
+        tmp.chmod(0o755)
+        for child in tmp.iterdir():
+            child.chmod(0o644)
+        if path.exists():
+            old = path.with_name(f".{path.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(path, old)
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return path
+
+
+def read_model_config(path: str | os.PathLike) -> tuple[ModelConfig, dict[str, Any]]:
+    """Read and validate `config.json` of a model directory -> (ModelConfig, the whole document)."""
+    path = Path(path)
+    if not path.exists():
+        raise ModelError(f"model directory {path} does not exist")
+    if not path.is_dir():
+        raise ModelError(f"{path} is not a directory; give a physfoley model directory")
+    cfg_file = path / CONFIG_FILE
+    if not cfg_file.is_file():
+        raise ModelError(f"{path} has no {CONFIG_FILE}; it is not a physfoley model directory")
+    try:
+        doc = json.loads(cfg_file.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ModelError(
+            f"{cfg_file} is corrupt ({err.__class__.__name__}); re-download or retrain the model"
+        ) from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise ModelError(f"{cfg_file} is not a physfoley model config (format != {FORMAT!r})")
+    if doc.get("version") != FORMAT_VERSION:
+        raise ModelError(
+            f"{path} has model format version {doc.get('version')}; this physfoley reads version {FORMAT_VERSION}"
+        )
+    try:
+        cfg = config_from_dict(doc["config"])
+    except (KeyError, TypeError, InputError) as err:
+        raise ModelError(f"{cfg_file} has an invalid model config: {err}") from None
+    return cfg, doc
+
+
+def load_model_dir(
+    path: str | os.PathLike, *, device: str | torch.device = "cpu"
+) -> tuple[ImpactDiffusionModel, ModelConfig]:
+    """Load a model directory -> (model in eval mode on `device`, its ModelConfig)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    cfg, doc = read_model_config(path)
+    weights = path / doc.get("weights", WEIGHTS_FILE)
+    if not weights.is_file():
+        raise ModelError(f"{path} has no {weights.name}; the model directory is incomplete")
+    try:
+        state = load_file(str(weights))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as err:
+        raise ModelError(
+            f"{weights} is corrupt or truncated ({err}); re-download or retrain the model"
+        ) from None
+    try:
+        model = build_model(cfg)
+    except (InputError, ValueError) as err:
+        raise ModelError(f"{path}: cannot build the model its config describes: {err}") from None
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise ModelError(
+            f"{weights} does not match its config: {len(missing)} missing tensors "
+            f"(e.g. {missing[:3]}), {len(unexpected)} unexpected (e.g. {unexpected[:3]})"
+        )
+    for key, value in state.items():
+        if value.shape != expected[key].shape:
+            raise ModelError(
+                f"{weights}: tensor {key} has shape {tuple(value.shape)}, config expects "
+                f"{tuple(expected[key].shape)}"
+            )
+        if value.is_floating_point():
+            state[key] = value.float()
+    model.load_state_dict(state)
+    return model.to(device).eval(), cfg
