@@ -314,3 +314,21 @@ def test_prepare_real_greatest_hits_clips_audio_from_mp4(gh_demo_dir, tmp_path):
         # each impact sound starts at its annotated time: loud in the first 20 ms of the clip
         wave = np.abs(data.arrays["waves"][rec["clip_id"]])
         assert wave[: int(0.02 * CFG.sample_rate)].max() > 0.3 * wave.max()
+
+
+def test_add_residual_arrays_then_dataset_serves_them(prepared, tmp_path):
+    from physfoley.data.prepare import add_arrays
+
+    out = tmp_path / "ds"
+    shutil.copytree(prepared[0], out)
+    n = PreparedData.open(out).meta["num_clips"]
+    weight = np.random.default_rng(0).uniform(0, 1, (n, 100)).astype(np.float32)
+    add_arrays(out, {"band_weight": weight, "band_decay_db_per_s": np.full((n, 100), 60.0)})
+    data = PreparedData.open(out)
+    assert data.has_residual and "band_weight" in data.meta["arrays"]
+    item = ImpactClipDataset(out, split=None, fields=["band_weight"])[2]
+    assert torch.allclose(item["band_weight"], torch.from_numpy(weight[2]))
+    with pytest.raises(InputError, match="rows"):
+        add_arrays(out, {"band_weight": weight[:2], "band_decay_db_per_s": weight[:2]})
+    with pytest.raises(InputError, match="exactly"):
+        add_arrays(out, {"band_weight": weight})

@@ -591,6 +591,38 @@ def prepare_dataset(
     return summary
 
 
+def add_arrays(out_dir: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
+    """Add per-clip arrays to a prepared folder (e.g. the residual network's `band_weight` and
+    `band_decay_db_per_s`, float32 [N, M]); written atomically, listed in meta.json.
+
+    Only the names of `OPTIONAL_ARRAYS` are accepted, both together, with N = num_clips rows.
+    """
+    out_dir = Path(out_dir)
+    meta_path = out_dir / "meta.json"
+    if not meta_path.is_file():
+        raise InputError(f"{out_dir} is not a prepared dataset (no meta.json)")
+    meta = json.loads(meta_path.read_text())
+    if set(arrays) != set(OPTIONAL_ARRAYS):
+        raise InputError(
+            f"add_arrays takes exactly {sorted(OPTIONAL_ARRAYS)}, got {sorted(arrays)}"
+        )
+    shapes = {np.shape(a) for a in arrays.values()}
+    if len(shapes) != 1 or len(next(iter(shapes))) != 2:
+        raise InputError(f"arrays must all be [N, M] of one shape, got {sorted(shapes)}")
+    if next(iter(shapes))[0] != meta["num_clips"]:
+        raise InputError(
+            f"arrays have {next(iter(shapes))[0]} rows but {out_dir} has {meta['num_clips']} clips"
+        )
+    for name, arr in arrays.items():
+        arr = np.asarray(arr, dtype=np.float32)
+        if not np.isfinite(arr).all():
+            raise InputError(f"{name} holds NaN or infinite values; refusing to write it")
+        with atomic_path(out_dir / f"{name}.npy", force=True) as tmp:
+            np.save(tmp, arr)
+    meta["arrays"] = sorted(set(meta.get("arrays", [])) | set(arrays))
+    write_text_atomic(meta_path, json.dumps(meta, indent=2) + "\n", force=True)
+
+
 def remove_parts(out_dir: str | os.PathLike) -> None:
     """Delete the per-video cache of a prepared folder (frees disk; the next run recomputes)."""
     shutil.rmtree(Path(out_dir) / PARTS_DIR, ignore_errors=True)
@@ -598,6 +630,7 @@ def remove_parts(out_dir: str | os.PathLike) -> None:
 
 __all__ = [
     "PrepareOptions",
+    "add_arrays",
     "VideoClips",
     "assemble",
     "cut_clips",
