@@ -28,7 +28,7 @@ def sound_features(data: PreparedData, rows: np.ndarray) -> np.ndarray:
     freq = np.asarray(data.arrays["freq_hz"][rows], dtype=np.float64)
     power_db = np.asarray(data.arrays["power_db"][rows], dtype=np.float64)
     decay = np.asarray(data.arrays["decay_db_per_s"][rows], dtype=np.float64)
-    sr = float(data.meta["sample_rate"])
+    sr = float(data.meta.get("sample_rate", data.meta["preset"]["sample_rate"]))
     weight = 10.0 ** (power_db / 10.0)  # linear power
     weight = weight / weight.sum(axis=1, keepdims=True)
     logf = np.log(np.clip(freq, 20.0, None))
