@@ -125,4 +125,11 @@ def run(args: argparse.Namespace) -> int:
     )
     for fail in summary["failed"]:
         print(f"  failed: {fail['video']}: {fail['error']}", file=sys.stderr)
+    if summary["clips"] == 0:
+        print(
+            "physfoley data prepare: error: no clip passed the filter in any readable video; "
+            "check the labels in NAME_times.txt against --materials/--actions/--reactions",
+            file=sys.stderr,
+        )
+        return 2
     return 0
