@@ -346,3 +346,39 @@ def test_cli_eval_model_end_to_end(tmp_path, capsys):
     assert all(v > 0.01 for v in mse) and mse[0] != mse[1]  # untrained: far off, seeds differ
     assert (tmp_path / "model" / "eval-test" / "report.md").is_file()
     assert main(args) == 2  # report exists, no --force
+
+    # Table 3 baselines through the same model's visual encoder, then scored by --generated.
+    for kind in ("nn-visual", "nn-sound"):
+        npz = tmp_path / f"{kind}.npz"
+        cmd = ["eval", "baseline", kind, "--model", str(tmp_path / "model"), "--data", str(root),
+               "--out", str(npz), "--epochs", "2", "--json"]  # fmt: skip
+        assert main(cmd) == 0
+        doc = json.loads(capsys.readouterr().out)
+        assert doc["n_clips"] == 8 and 0.0 <= doc["same_material"] <= 1.0
+        with np.load(npz) as z:
+            assert z["specs"].shape == (1, 8, 257, 44)
+            train = set(
+                np.flatnonzero(
+                    np.loadtxt(root / "index.csv", dtype=str, delimiter=",", skiprows=1)[:, -1]
+                    == "train"
+                )
+            )
+            assert set(z["neighbours"].tolist()) <= train  # retrieved from the training split only
+        assert (
+            main(
+                [
+                    "eval",
+                    "--generated",
+                    str(npz),
+                    "--data",
+                    str(root),
+                    "--kid-subsets",
+                    "3",
+                    "--json",
+                ]
+            )
+            == 0
+        )
+        rep = json.loads(capsys.readouterr().out)
+        assert rep["name"] == kind and rep["metrics"]["spec_mse"]["mean"] > 0
+        assert main(cmd) == 2  # exists

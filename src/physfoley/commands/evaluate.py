@@ -112,8 +112,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     o.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     o.set_defaults(func=run_onsets)
 
+    b = sub.add_parser(
+        "baseline",
+        help="retrieval baselines of Table 3: write their outputs for `eval --generated`",
+        description=(
+            "For every clip of --split, retrieve a training clip and use its recorded sound: "
+            "nn-visual by the nearest visual features of the model's encoder; nn-sound by the "
+            "nearest sound features predicted from the per-frame visual features by an LSTM "
+            "(Owens et al. 2016), trained here on the training split. Writes an .npz that "
+            "`physfoley eval --generated FILE --data DIR` scores."
+        ),
+    )
+    b.add_argument("kind", choices=("nn-visual", "nn-sound"), help="which baseline")
+    b.add_argument("--model", required=True, help="model directory whose visual encoder is used")
+    b.add_argument("--data", required=True, help="prepared dataset folder")
+    b.add_argument("--out", required=True, help="output .npz")
+    b.add_argument("--split", default="test", help="clips to produce sounds for (default: test)")
+    b.add_argument("--epochs", type=int, default=30, help="nn-sound predictor epochs (30)")
+    b.add_argument("--seed", type=int, default=0, help="nn-sound training seed (default: 0)")
+    b.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    b.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    b.add_argument("--force", action="store_true", help="overwrite --out")
+    b.set_defaults(func=run_baseline)
 
-_NOT_OPTIONS = {"func", "eval_parser", "eval_command", "command", "audio_dir"}
+
+_NOT_OPTIONS = {"func", "eval_parser", "eval_command", "command", "audio_dir", "kind"}
 
 
 def _command_line(args: argparse.Namespace) -> str:
@@ -122,8 +145,9 @@ def _command_line(args: argparse.Namespace) -> str:
     words = ["physfoley", "eval"]
     if getattr(args, "eval_command", None):
         words.append(args.eval_command)
-    if getattr(args, "audio_dir", None):
-        words.append(args.audio_dir)
+    for positional in ("kind", "audio_dir"):
+        if getattr(args, positional, None):
+            words.append(getattr(args, positional))
     for key, value in vars(args).items():
         if key in _NOT_OPTIONS or value is None or value is False:
             continue
@@ -483,5 +507,59 @@ def run_onsets(args: argparse.Namespace) -> int:
         doc,
         f"{len(scores)} soundtracks: onset accuracy {100 * summary['onset_acc']:.2f} %, "
         f"onset AP {100 * summary['onset_ap']:.2f} %",
+    )
+    return 0
+
+
+# --------------------------------------------------------------------------- baselines
+
+
+def run_baseline(args: argparse.Namespace) -> int:
+    from physfoley.atomic import atomic_path, check_output_path
+    from physfoley.config import AudioConfig
+    from physfoley.data.datasets import PreparedData
+    from physfoley.evaluation import retrieval_baselines as rb
+    from physfoley.evaluation.classifier import waves_to_spectrograms
+    from physfoley.models.factory import load_model_dir
+
+    out = check_output_path(args.out, force=args.force)
+    if out.suffix != ".npz":
+        raise InputError(f"--out must end in .npz, got {out.name}")
+    data = PreparedData.open(args.data)
+    audio = AudioConfig(**data.meta["preset"])
+    model, _ = load_model_dir(args.model)
+    train_rows, query_rows = data.indices("train"), data.indices(args.split)
+    if train_rows.size == 0 or query_rows.size == 0:
+        raise InputError(f"{data.root} needs clips in the train split and in {args.split!r}")
+    frames = data.arrays["frames"]
+    print(f"encoding {train_rows.size + query_rows.size} windows", file=sys.stderr)
+    train_feats = rb.visual_frame_features(model, frames[train_rows], device=args.device)
+    query_feats = rb.visual_frame_features(model, frames[query_rows], device=args.device)
+    info: dict[str, Any] = {"kind": args.kind, "model": str(args.model)}
+    if args.kind == "nn-visual":
+        picked = rb.nearest_rows(train_feats.mean(axis=1), query_feats.mean(axis=1))
+    else:
+        train_specs = waves_to_spectrograms(data.arrays["waves"][train_rows], audio)
+        targets = rb.sound_features(train_specs, audio)
+        retrieval, losses = rb.train_predicted_sound_retrieval(
+            train_feats, targets, epochs=args.epochs, seed=args.seed
+        )
+        picked = retrieval.rows(query_feats)
+        info["train_loss"] = [losses[0], losses[-1]]
+    neighbours = train_rows[picked]
+    specs = waves_to_spectrograms(data.arrays["waves"][neighbours], audio).numpy()
+    with atomic_path(out, force=args.force) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, rows=query_rows, specs=specs[None], neighbours=neighbours)
+    labels = data.column("material_id")
+    same = float((labels[neighbours] == labels[query_rows]).mean())
+    doc = {**info, "out": str(out), "n_clips": int(query_rows.size), "same_material": same,
+           "command": _command_line(args)}  # fmt: skip
+    _emit(
+        args,
+        doc,
+        f"wrote {out}: {args.kind} sounds for {query_rows.size} clips "
+        f"({100 * same:.1f} % share the material of their clip); score it with "
+        f"`physfoley eval --generated {out} --data {args.data}`",
     )
     return 0

@@ -180,3 +180,32 @@ def train_predicted_sound_retrieval(
         losses.append(total / n)
     retrieval = PredictedSoundRetrieval(model.eval(), y.numpy(), mean, std)
     return retrieval, losses
+
+
+@torch.no_grad()
+def visual_frame_features(
+    model: nn.Module,
+    windows: np.ndarray,
+    *,
+    batch_size: int = 64,
+    device: str = "cpu",
+) -> np.ndarray:
+    """Per-frame features of a trained model's visual encoder (the features the model itself uses).
+
+    model : an `ImpactDiffusionModel` (`model.visual.frame_features`, `model.cfg.visual`).
+    windows : uint8 [N, 22, S, S, 3] RGB windows (memory-mapped is fine).
+    Returns float32 [N, W, C] for the encoder's W = `num_segments` TSN segments; their mean over
+    W is the clip-level visual feature of the "NN via visual features" baseline.
+    """
+    from physfoley.models.visual_encoder import segment_indices
+
+    model = model.to(device).eval()
+    idx = segment_indices(int(windows.shape[1]), int(model.cfg.visual.num_segments))
+    out = []
+    for start in range(0, int(windows.shape[0]), batch_size):
+        batch = torch.from_numpy(np.ascontiguousarray(windows[start : start + batch_size]))
+        feats = model.visual.frame_features(batch[:, idx].to(device))
+        out.append(feats.float().cpu().numpy())
+    if not out:
+        raise InputError("no windows to encode")
+    return np.concatenate(out)
