@@ -23,6 +23,15 @@ SIZE = 224
 SKIN_RGB = ((224, 172, 140), (198, 134, 100), (150, 100, 70), (240, 200, 170), (110, 75, 55))
 # Painted drumsticks: hues far from skin, wood and most object colours (see `_avoid_hue`).
 STICK_RGB = ((40, 70, 200), (30, 150, 70), (120, 50, 170), (20, 150, 160))
+# Rooms and grounds: painted walls, brick, hedges; wooden and laminate tables, concrete, grass, soil.
+WALL_RGB = (
+    (235, 232, 222), (214, 205, 185), (190, 190, 190), (160, 175, 190), (175, 190, 165),
+    (150, 90, 75), (90, 90, 95), (60, 95, 55), (200, 180, 150), (120, 140, 160),
+)  # fmt: skip
+TABLE_RGB = (
+    (150, 105, 65), (185, 145, 100), (110, 80, 55), (205, 200, 190), (130, 130, 128),
+    (95, 95, 100), (80, 110, 50), (110, 90, 65), (225, 225, 220), (60, 50, 45),
+)  # fmt: skip
 
 
 @dataclass
@@ -50,8 +59,8 @@ class Scene:
     stick_rgb: tuple[int, int, int]
     stick_radius_px: float
     stick_length_px: float
-    stick_angle_deg: float
-    stick_side: int  # +1: the hand is up-right of the tip, -1: up-left
+    stick_angle_deg: float  # tilt from vertical; its sign follows the tip's side of pivot_x
+    stick_pivot_x: float  # tip left of it: the hand is up-right; right of it: up-left
     skin_rgb: tuple[int, int, int]
     params: dict = field(default_factory=dict)
 
@@ -200,8 +209,12 @@ def build_scene(
     skin = _jitter_color(SKIN_RGB[int(rng.integers(len(SKIN_RGB)))], rng, 0.08)
     table_y = int(rng.integers(110, 160))
     # wall and table
-    wall_rgb = _avoid_hue(_jitter_color(tuple(rng.integers(60, 230, 3)), rng), stick_rgb, rng)
-    table_rgb = _avoid_hue(_jitter_color(tuple(rng.integers(50, 220, 3)), rng), stick_rgb, rng)
+    wall_rgb = _avoid_hue(
+        _jitter_color(WALL_RGB[int(rng.integers(len(WALL_RGB)))], rng, 0.15), stick_rgb, rng
+    )
+    table_rgb = _avoid_hue(
+        _jitter_color(TABLE_RGB[int(rng.integers(len(TABLE_RGB)))], rng, 0.15), stick_rgb, rng
+    )
     bg = np.zeros((SIZE, SIZE, 3), np.float32)
     bg[:table_y] = texture(
         "matte" if rng.random() < 0.6 else "speckle", wall_rgb, table_y, SIZE, rng
@@ -210,8 +223,18 @@ def build_scene(
     bg[table_y:] = texture(tex, table_rgb, SIZE - table_y, SIZE, rng)
     bg_u8 = np.ascontiguousarray(np.clip(bg, 0, 255).astype(np.uint8))
     # clutter behind the objects (boxes, books, cups, cables), out of focus
-    for _ in range(int(rng.integers(2, 9))):
-        c = _avoid_hue(tuple(int(x) for x in rng.integers(20, 235, 3)), stick_rgb, rng)
+    for _ in range(int(rng.integers(3, 12))):
+        c = tuple(int(x) for x in rng.integers(20, 235, 3))
+        c = _avoid_hue(
+            _jitter_color(
+                tuple(int(0.5 * a + 0.5 * b) for a, b in zip(c, wall_rgb, strict=True))
+                if rng.random() < 0.6
+                else c,
+                rng,
+            ),
+            stick_rgb,
+            rng,
+        )
         x, y = int(rng.integers(0, SIZE)), int(rng.integers(0, table_y + 10))
         kind = rng.integers(4)
         if kind == 0:
@@ -316,7 +339,7 @@ def build_scene(
         stick_radius_px=radius,
         stick_length_px=float(np.clip(0.4 / mpp, 100, 170)),
         stick_angle_deg=float(rng.uniform(15, 50)),
-        stick_side=int(rng.choice([-1, 1])),
+        stick_pivot_x=float(rng.uniform(70, 154)),
         skin_rgb=skin,
         params={
             "wall_rgb": list(wall_rgb),
@@ -342,10 +365,13 @@ def composite_with_offsets(scene: Scene, offsets: dict[int, tuple[int, int]]) ->
 
 
 def draw_striker(img: np.ndarray, scene: Scene, x: float, y: float, angle_deg: float) -> None:
-    """Draw the drumstick with its tip's lowest point at (x, y), and the hand holding it."""
+    """Draw the drumstick with its tip's lowest point at (x, y), and the hand holding it.
+
+    angle_deg : signed tilt from vertical (positive: the hand is up-right of the tip).
+    """
     r = scene.stick_radius_px
     a = np.deg2rad(angle_deg)
-    d = np.array([scene.stick_side * np.sin(a), -np.cos(a)])
+    d = np.array([np.sin(a), -np.cos(a)])
     n = np.array([-d[1], d[0]])
     tip = np.array([x, y - r])
     butt = tip + d * scene.stick_length_px
