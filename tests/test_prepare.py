@@ -238,7 +238,7 @@ def test_resume_skips_done_videos_and_keeps_results(layout, prepared, tmp_path):
     assert len(data) == 9 and data.arrays["waves"].shape[0] == 9
     assert {r["video"] for r in data.index} >= {"v5_new", "v4"}
     # a corrupt cached part is recomputed, not trusted
-    (out / ".parts" / "v3.npz").write_bytes(b"broken")
+    (out / ".parts" / "v3" / "frames.npy").write_bytes(b"broken")
     s = prepare_dataset(root, out, PrepareOptions(preset="small", test_fraction=0.4))
     assert s["videos_new"] == 1 and s["clips"] == 9
 

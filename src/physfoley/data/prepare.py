@@ -6,10 +6,11 @@ zero-padded at the end, at the preset's sample rate), the 22-frame window around
 frame (onset - 11 .. onset + 11, from the video's real frame times, edge frames repeated where
 the window runs off the video), and the clip's modal parameters (`physfoley.audio.modal`).
 
-Work is per video and resumable: each video's result is cached in `OUT/.parts/NAME.npz`
-(written atomically, keyed by the preset, the filter and the source files' size and mtime),
-so a second run only does new or changed videos; then the parts are assembled into the
-arrays, `index.csv` and `meta.json` that `physfoley.data.datasets.PreparedData` reads.
+Work is per video and resumable: each video's result is cached in `OUT/.parts/NAME/` (.npy
+arrays, then header.json, each written atomically; keyed by the preset, the filter and the
+source files' size and mtime), so a second run only does new or changed videos; then the
+parts are assembled into the arrays, `index.csv` and `meta.json` that
+`physfoley.data.datasets.PreparedData` reads.
 Train/test is split by video (a seeded hash of the video name), never by clip.
 A video whose files cannot be read is reported by name, skipped and counted.
 """
@@ -23,7 +24,6 @@ import json
 import os
 import shutil
 import time
-import zipfile
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -252,11 +252,17 @@ def prepare_video(entry: VideoEntry, options: PrepareOptions) -> VideoClips:
 # ---------------------------------------------------------------------------- part cache
 
 
+PART_ARRAYS = ("waves", "frames", *MODAL_ARRAYS)
+
+
 def part_path(out_dir: Path, name: str) -> Path:
-    return out_dir / PARTS_DIR / f"{name}.npz"
+    """Folder of one video's cached clips: `.npy` arrays + `header.json` (written last)."""
+    return out_dir / PARTS_DIR / name
 
 
 def _write_part(path: Path, clips: VideoClips, fingerprint: str, signature: str) -> None:
+    # A folder of plain .npy (no zip CRC, memory-mappable at assembly) whose header.json is
+    # removed first and written last: a part without its header is never trusted.
     header = {
         "name": clips.name,
         "fingerprint": fingerprint,
@@ -264,22 +270,31 @@ def _write_part(path: Path, clips: VideoClips, fingerprint: str, signature: str)
         "records": clips.records,
         "stats": clips.stats,
     }
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "header.json").unlink(missing_ok=True)
     arrays = {"waves": clips.waves, "frames": clips.frames, **clips.modal}
-    with atomic_path(path, force=True) as tmp:
-        np.savez(tmp, header=np.array(json.dumps(header)), **arrays)
+    for name, arr in arrays.items():
+        with atomic_path(path / f"{name}.npy", force=True) as tmp:
+            np.save(tmp, np.ascontiguousarray(arr))
+    write_text_atomic(path / "header.json", json.dumps(header), force=True)
 
 
 def _read_part_header(path: Path) -> dict[str, Any] | None:
     """The header of a cached part, or None when missing/corrupt (then it is recomputed)."""
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            return json.loads(str(npz["header"]))
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError, EOFError):
+        header = json.loads((path / "header.json").read_text())
+        n = len(header["records"])
+        for name in PART_ARRAYS:
+            arr = np.load(path / f"{name}.npy", mmap_mode="r", allow_pickle=False)
+            if arr.shape[:1] != (n,):
+                return None
+        return header
+    except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError, EOFError):
         return None
 
 
 def _part_is_current(path: Path, fingerprint: str, signature: str) -> bool:
-    header = _read_part_header(path) if path.is_file() else None
+    header = _read_part_header(path) if path.is_dir() else None
     return (
         bool(header) and header["fingerprint"] == fingerprint and header["signature"] == signature
     )
@@ -393,8 +408,8 @@ def assemble(out_dir: Path, names: list[str], options: PrepareOptions) -> dict[s
                 for name in names:
                     n = len(headers[name]["records"])
                     if n:
-                        with np.load(part_path(out_dir, name), allow_pickle=False) as npz:
-                            target[row : row + n] = npz[array_name]
+                        part = part_path(out_dir, name) / f"{array_name}.npy"
+                        target[row : row + n] = np.load(part, mmap_mode="r", allow_pickle=False)
                     row += n
                 target.flush()
                 del target
