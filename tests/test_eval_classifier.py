@@ -382,3 +382,70 @@ def test_cli_eval_model_end_to_end(tmp_path, capsys):
         rep = json.loads(capsys.readouterr().out)
         assert rep["name"] == kind and rep["metrics"]["spec_mse"]["mean"] > 0
         assert main(cmd) == 2  # exists
+
+
+def test_cli_eval_apcc(tmp_path, capsys):
+    """Recorded bursts scale with the energy lost; 'generated' ones with the reverse order."""
+    from physfoley.audio.io import write_audio
+
+    sr = 22050
+    rng = np.random.default_rng(0)
+    t = np.arange(int(0.2 * sr)) / sr
+    (tmp_path / "phys").mkdir()
+    (tmp_path / "gen").mkdir()
+    for v in range(2):
+        times = [0.5, 1.2, 1.9, 2.6, 3.3, 4.0]
+        energy = np.sort(rng.uniform(0.05, 1.0, size=len(times)))  # reversed = anti-correlated
+        hits = [
+            {
+                "time_s": ti,
+                "material": ["wood", "metal"][k % 2],
+                "action": "hit",
+                "kinetic_energy_change_j": float(e),
+            }
+            for k, (ti, e) in enumerate(zip(times, energy, strict=True))
+        ]
+        hits.append(
+            {"time_s": 4.5, "material": "wood", "action": "scratch", "kinetic_energy_change_j": 9.0}
+        )
+        (tmp_path / "phys" / f"v{v}_physics.json").write_text(json.dumps({"hits": hits}))
+        for folder, amps in (("phys", np.sqrt(energy)), ("gen", np.sqrt(energy[::-1]))):
+            wave = 1e-4 * rng.normal(size=5 * sr)
+            for ti, a in zip(times, amps, strict=True):
+                i = int(ti * sr)
+                wave[i : i + t.size] += 0.5 * a * rng.normal(size=t.size) * np.exp(-t / 0.02)
+            name = f"v{v}_denoised.wav" if folder == "phys" else f"v{v}.wav"
+            write_audio(tmp_path / folder / name, wave.astype(np.float32), sr)
+    assert (
+        main(
+            [
+                "eval",
+                "apcc",
+                str(tmp_path / "gen"),
+                "--physics-dir",
+                str(tmp_path / "phys"),
+                "--json",
+            ]
+        )
+        == 0
+    )
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["num_hits"] == 12  # the scratch is not an impact
+    assert doc["apcc_reference"] > 0.7 and doc["apcc_generated"] < -0.7
+    assert doc["command"].startswith("physfoley eval apcc ") and "--split" not in doc["command"]
+    assert doc["apcc_delta"] == pytest.approx(doc["apcc_reference"] - doc["apcc_generated"])
+    # the recorded soundtracks scored against themselves: APCC-Delta 0
+    assert (
+        main(
+            [
+                "eval",
+                "apcc",
+                str(tmp_path / "phys"),
+                "--physics-dir",
+                str(tmp_path / "phys"),
+                "--json",
+            ]
+        )
+        == 0
+    )
+    assert json.loads(capsys.readouterr().out)["apcc_delta"] == pytest.approx(0.0)

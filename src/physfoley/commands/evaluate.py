@@ -67,7 +67,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="cpu", help="torch device (default: cpu)")
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     p.add_argument("--force", action="store_true", help="overwrite an existing report")
-    p.set_defaults(func=run_eval, eval_parser=p)
+    p.set_defaults(func=run_eval, eval_parser=p, option_names=_option_names(p))
 
     sub = p.add_subparsers(dest="eval_command", metavar="SUBCOMMAND")
     t = sub.add_parser(
@@ -91,7 +91,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     t.add_argument("--device", default="cpu", help="torch device (default: cpu)")
     t.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     t.add_argument("--force", action="store_true", help="overwrite an existing classifier")
-    t.set_defaults(func=run_train_classifier)
+    t.set_defaults(func=run_train_classifier, option_names=_option_names(t))
 
     o = sub.add_parser(
         "onsets",
@@ -110,7 +110,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     o.add_argument("--delta", type=float, default=0.3, help="librosa peak threshold (0.3)")
     o.add_argument("--sample-rate", type=int, default=22050, help="analysis rate (22050 Hz)")
     o.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
-    o.set_defaults(func=run_onsets)
+    o.set_defaults(func=run_onsets, option_names=_option_names(o))
+
+    a = sub.add_parser(
+        "apcc",
+        help="APCC (PAVAS): onset strength vs kinetic-energy change at each impact",
+        description=(
+            "For every soundtrack NAME(.wav|_denoised.wav) in AUDIO_DIR, read the hits of "
+            "NAME_physics.json in --physics-dir (SynthHits ground truth: time, material, kinetic "
+            "energy lost), measure the onset strength at each hit, and correlate the two per "
+            "material (Pearson, averaged over materials with >= 3 hits). The recorded "
+            "soundtracks NAME_denoised.wav of --physics-dir give the reference APCC, and "
+            "APCC-Delta = |reference - generated|."
+        ),
+    )
+    a.add_argument("audio_dir", help="folder of generated soundtracks")
+    a.add_argument("--physics-dir", required=True, help="SynthHits folder (NAME_physics.json)")
+    a.add_argument("--sample-rate", type=int, default=22050, help="analysis rate (22050 Hz)")
+    a.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    a.set_defaults(func=run_apcc, option_names=_option_names(a))
 
     b = sub.add_parser(
         "baseline",
@@ -133,10 +151,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     b.add_argument("--device", default="cpu", help="torch device (default: cpu)")
     b.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     b.add_argument("--force", action="store_true", help="overwrite --out")
-    b.set_defaults(func=run_baseline)
+    b.set_defaults(func=run_baseline, option_names=_option_names(b))
 
 
-_NOT_OPTIONS = {"func", "eval_parser", "eval_command", "command", "audio_dir", "kind"}
+def _option_names(parser: argparse.ArgumentParser) -> tuple[str, ...]:
+    """Destinations of the --options of `parser` itself (what `_command_line` writes back)."""
+    return tuple(
+        a.dest for a in parser._actions if a.option_strings and a.dest not in ("help", "json")
+    )
 
 
 def _command_line(args: argparse.Namespace) -> str:
@@ -148,8 +170,9 @@ def _command_line(args: argparse.Namespace) -> str:
     for positional in ("kind", "audio_dir"):
         if getattr(args, positional, None):
             words.append(getattr(args, positional))
-    for key, value in vars(args).items():
-        if key in _NOT_OPTIONS or value is None or value is False:
+    for key in args.option_names:
+        value = getattr(args, key, None)
+        if value is None or value is False:
             continue
         flag = "--" + key.replace("_", "-")
         words += [flag] if value is True else [flag, str(value)]
@@ -561,5 +584,67 @@ def run_baseline(args: argparse.Namespace) -> int:
         f"wrote {out}: {args.kind} sounds for {query_rows.size} clips "
         f"({100 * same:.1f} % share the material of their clip); score it with "
         f"`physfoley eval --generated {out} --data {args.data}`",
+    )
+    return 0
+
+
+# --------------------------------------------------------------------------- APCC
+
+
+def _soundtracks(audio_dir: Path) -> list[Path]:
+    if not audio_dir.is_dir():
+        raise InputError(f"{audio_dir} is not a folder")
+    files = sorted(f for f in audio_dir.iterdir() if f.suffix.lower() in (".wav", ".flac"))
+    if not files:
+        raise InputError(f"{audio_dir} holds no .wav or .flac soundtracks")
+    return files
+
+
+def run_apcc(args: argparse.Namespace) -> int:
+    from physfoley.audio.io import load_audio
+    from physfoley.evaluation.metrics import apcc, onset_strength_at
+
+    physics_dir = Path(args.physics_dir)
+    gen_s, ref_s, energy, groups = [], [], [], []
+    for f in _soundtracks(Path(args.audio_dir)):
+        name = f.stem.removesuffix("_denoised")
+        phys_path = physics_dir / f"{name}_physics.json"
+        ref_path = physics_dir / f"{name}_denoised.wav"
+        if not phys_path.is_file() or not ref_path.is_file():
+            raise InputError(
+                f"{physics_dir} lacks {phys_path.name} or {ref_path.name} for {f.name}"
+            )
+        try:
+            hits = [h for h in json.loads(phys_path.read_text())["hits"] if h["action"] == "hit"]
+            times = np.asarray([h["time_s"] for h in hits], dtype=np.float64)
+            energy += [float(h["kinetic_energy_change_j"]) for h in hits]
+            groups += [str(h["material"]) for h in hits]
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise InputError(f"{phys_path} is not a SynthHits physics file ({err})") from None
+        if times.size == 0:
+            continue
+        gen, _ = load_audio(f, sample_rate=args.sample_rate)
+        ref, _ = load_audio(ref_path, sample_rate=args.sample_rate)
+        gen_s.append(onset_strength_at(gen, args.sample_rate, times))
+        ref_s.append(onset_strength_at(ref, args.sample_rate, times))
+    if not gen_s:
+        raise InputError("no hits to correlate")
+    gen_all, ref_all = np.concatenate(gen_s), np.concatenate(ref_s)
+    energy_arr, group_arr = np.asarray(energy), np.asarray(groups)
+    a_gen = apcc(gen_all, energy_arr, group_arr)
+    a_ref = apcc(ref_all, energy_arr, group_arr)
+    doc = {
+        "apcc_generated": a_gen,
+        "apcc_reference": a_ref,
+        "apcc_delta": abs(a_ref - a_gen),
+        "num_hits": int(energy_arr.size),
+        "num_soundtracks": len(gen_s),
+        "command": _command_line(args),
+    }
+    _emit(
+        args,
+        doc,
+        f"{energy_arr.size} hits in {len(gen_s)} soundtracks: APCC generated {a_gen:.3f}, "
+        f"recorded {a_ref:.3f}, APCC-Delta {abs(a_ref - a_gen):.3f}",
     )
     return 0

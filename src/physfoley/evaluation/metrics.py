@@ -280,22 +280,23 @@ def mean_onset_scores(scores: list[OnsetScores]) -> dict[str, float]:
 def onset_strength_at(
     wave: np.ndarray, sample_rate: int, times_s: np.ndarray, *, window_s: float = 0.05
 ) -> np.ndarray:
-    """Peak librosa onset strength within +-`window_s` of each time in `times_s: [E]` -> [E].
+    """Onset strength of the impact at each time in `times_s: [E]` -> [E].
 
-    The onset-strength envelope (spectral flux on a mel spectrogram) is the "standard onset
-    detection function" PAVAS measures the acoustic impulse with.
+    The onset-strength envelope (librosa: positive spectral flux of the dB mel spectrogram, the
+    "standard onset detection function" PAVAS measures the acoustic impulse with), hop 128,
+    summed over +-`window_s` around the time. The sum is the rise in level across the onset; the
+    peak alone depends on where the onset falls within an analysis frame (measured: the peak
+    was not even monotonic in burst amplitude, the sum is).
     """
     wave = np.asarray(wave, dtype=np.float32)
     if wave.ndim != 1 or wave.size == 0:
         raise InputError(f"expected a mono waveform [N], got shape {wave.shape}")
-    hop = 512
+    hop = 128
     env = librosa.onset.onset_strength(y=wave, sr=sample_rate, hop_length=hop)
     frame_t = librosa.frames_to_time(np.arange(env.size), sr=sample_rate, hop_length=hop)
     times = np.asarray(times_s, dtype=np.float64).reshape(-1, 1)
     inside = np.abs(frame_t[None, :] - times) <= window_s  # [E, frames]
-    masked = np.where(inside, env[None, :], -np.inf)
-    out = masked.max(axis=1)
-    return np.where(np.isfinite(out), out, 0.0)
+    return (inside * env[None, :]).sum(axis=1)
 
 
 def _pearson(x: np.ndarray, y: np.ndarray) -> float:
