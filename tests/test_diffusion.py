@@ -85,16 +85,19 @@ class Noisy:
 
 def test_ancestral_temperature_and_seed_determinism():
     cond = {"mu": torch.tensor([0.1, -0.2])}
-    run = lambda seed, eta: sample_loop(
-        Noisy(),
-        SHAPE,
-        cond,
-        schedule=SCHEDULE,
-        sampler="ancestral",
-        steps=20,
-        eta=eta,
-        generator=torch.Generator().manual_seed(seed),
-    )  # noqa: E731
+
+    def run(seed, eta):
+        return sample_loop(
+            Noisy(),
+            SHAPE,
+            cond,
+            schedule=SCHEDULE,
+            sampler="ancestral",
+            steps=20,
+            eta=eta,
+            generator=torch.Generator().manual_seed(seed),
+        )
+
     a, b, c = run(0, 1.0), run(0, 1.0), run(1, 1.0)
     assert torch.equal(a, b) and not torch.equal(a, c)
     cold = run(0, 0.0)
