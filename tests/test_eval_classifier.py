@@ -247,6 +247,12 @@ def test_cli_train_classifier_then_eval_generated(prepared, tmp_path, capsys):
     doc = json.loads(capsys.readouterr().out)
     assert doc["test_clips"] == 16 and doc["test_accuracy"] >= 0.75
     assert load_eval_classifier(clf_dir).info["test_accuracy"] == doc["test_accuracy"]
+    floor = doc["reference_distances"]["train_vs_test"]
+    assert (
+        floor["n"] == [doc["train_clips"] + doc["val_clips"], 16]
+        and floor["fid"] >= 0
+        and np.isfinite(floor["kid_mean"])
+    )
     # refuses to overwrite
     assert main(["eval", "train-classifier", "--data", str(prepared), "--out", str(clf_dir)]) == 2
     capsys.readouterr()

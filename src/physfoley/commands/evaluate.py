@@ -201,6 +201,34 @@ def _split_by_video(
     return ~val, val
 
 
+def _reference_distances(model, train_specs, test_specs, test_out, test_videos, args) -> dict:
+    """FID/KID between real clip sets: the floor a perfect generator would score at this n.
+
+    "test_half_vs_half": two halves of the test split (split by video); "train_vs_test": up to
+    2000 training clips against the test clips.
+    """
+    from physfoley.evaluation.classifier import classifier_outputs
+    from physfoley.evaluation.metrics import frechet_distance, kernel_inception_distance
+
+    out: dict[str, Any] = {}
+    first, second = _split_by_video(test_videos, 0.5, args.seed)
+    pairs = {"test_half_vs_half": (test_out["embedding"][first], test_out["embedding"][second])}
+    pick = np.linspace(0, len(train_specs) - 1, min(2000, len(train_specs))).astype(np.int64)
+    train_emb = classifier_outputs(model, train_specs[pick], device=args.device)["embedding"]
+    pairs["train_vs_test"] = (train_emb, test_out["embedding"])
+    for name, (a, b) in pairs.items():
+        if len(a) < 2 or len(b) < 2:
+            continue
+        kid_mean, kid_std = kernel_inception_distance(a, b, subsets=100, seed=args.seed)
+        out[name] = {
+            "n": [len(a), len(b)],
+            "fid": frechet_distance(a, b),
+            "kid_mean": kid_mean,
+            "kid_std": kid_std,
+        }
+    return out
+
+
 def run_train_classifier(args: argparse.Namespace) -> int:
     import torch
     from tqdm import tqdm
@@ -276,8 +304,8 @@ def run_train_classifier(args: argparse.Namespace) -> int:
         on_epoch=on_epoch,
     )
     bar.close()
-    probs = classifier_outputs(model, test_specs, device=args.device)["probs"]
-    pred = probs.argmax(axis=1)
+    test_out = classifier_outputs(model, test_specs, device=args.device)
+    pred = test_out["probs"].argmax(axis=1)
     test_acc = float((pred == y_test).mean())
     per_material = {
         name: float((pred[y_test == k] == k).mean())
@@ -287,6 +315,9 @@ def run_train_classifier(args: argparse.Namespace) -> int:
     info = {
         "data": str(data.root),
         "command": _command_line(args),
+        "reference_distances": _reference_distances(
+            model, train_specs, test_specs, test_out, videos[test_rows], args
+        ),
         "train_clips": int(fit_mask.sum()),
         "val_clips": int(val_mask.sum()),
         "test_clips": int(test_rows.size),
