@@ -41,10 +41,13 @@ MIN_FRAMES = 22
 
 #: Default score threshold, in image long-sides per second of deceleration. See docs/detection.md
 #: for how it was chosen (on SynthHits and by reasoning, not clip by clip).
-DEFAULT_THRESHOLD = 0.7
+DEFAULT_THRESHOLD = 0.3
 
 #: A peak must also exceed this multiple of the clip's median score (its general motion level).
-DEFAULT_RELATIVE_THRESHOLD = 3.0
+DEFAULT_RELATIVE_THRESHOLD = 2.0
+
+#: Sobel gradient magnitude (grey levels) at which flow is fully trusted.
+TEXTURE_LEVEL = 40.0
 
 #: Default minimum separation of two impacts of one striker (seconds).
 DEFAULT_MIN_SEPARATION_S = 0.2
@@ -219,6 +222,7 @@ def _motion_chunk(
     m = n - 1
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     r = max(1, round(2 * sigma))
+    border = max(2, round(2 * sigma))
     keys = ("score", "speed_in", "speed_out", "x", "y", "d_last", "d_prev")
     out = {k: np.zeros(m, np.float32) for k in keys}
     ksize = (0, 0)
@@ -243,6 +247,13 @@ def _motion_chunk(
         # the part of the incoming motion that was stopped: a full stop or a reversal both
         # score |v_in|; a slow drift that turns into a fast swing scores little
         decel = speed - np.clip(along, 0.0, None)
+        # flow is only trustworthy where the picture has texture (uniform areas: aperture problem)
+        gx = cv2.Sobel(work[i], cv2.CV_32F, 1, 0, ksize=3)
+        gy = cv2.Sobel(work[i], cv2.CV_32F, 0, 1, ksize=3)
+        tex = cv2.GaussianBlur(cv2.magnitude(gx, gy), ksize, sigma)
+        decel *= np.minimum(tex / TEXTURE_LEVEL, 1.0)
+        # content enters and leaves at the borders under camera shake: flow there is unreliable
+        decel[:border], decel[-border:], decel[:, :border], decel[:, -border:] = 0, 0, 0, 0
         blurred = cv2.GaussianBlur(decel, ksize, sigma)
         _, peak, _, (px, py) = cv2.minMaxLoc(blurred)
         y0, y1, x0, x1 = max(py - r, 0), min(py + r + 1, h), max(px - r, 0), min(px + r + 1, w)

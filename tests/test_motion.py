@@ -1,0 +1,223 @@
+"""Impact detection on synthetic videos with known contact frames, and on real Greatest Hits clips."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from physfoley.errors import InputError
+from physfoley.video.io import VideoFrames, read_video
+from physfoley.video.motion import ImpactEvent, detect_impacts, remove_camera_motion
+from physfoley.video.physics import (
+    FixedMassEstimator,
+    MassEstimator,
+    MaterialSizeMassEstimator,
+    kinetic_energy_change,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def bouncing_bar(
+    hits: int = 4, period: int = 30, fps: float = 30.0, shake: float = 2.0, seed: int = 0
+) -> tuple[VideoFrames, list[int], list[float]]:
+    """A bright bar falls (accelerating) onto a line and is lifted slowly, `hits` times, under
+    random camera shake. Returns (video, contact frames, bar speed before contact in px/s)."""
+    rng = np.random.default_rng(seed)
+    size, floor, top = 160, 120, 50
+    pad = 8
+    from scipy.ndimage import gaussian_filter
+
+    noise = gaussian_filter(rng.normal(0, 1, (size + 2 * pad, size + 2 * pad)), 2.0)
+    bg = np.clip(90 + 30 * noise / noise.std(), 0, 255).astype(np.uint8)
+    bg[floor + pad :, :] = 40  # the struck surface
+    n = hits * period + 8
+    tip = np.full(n, float(top))
+    contacts, speeds = [], []
+    for h in range(hits):
+        s = 4 + h * period
+        fall = 7 + h % 3  # frames of fall: different speeds per hit
+        k = np.arange(1, fall + 1)
+        tip[s + 1 : s + fall + 1] = top + (floor - top) * (k / fall) ** 2
+        contacts.append(s + fall)
+        speeds.append(2 * (floor - top) / fall * fps)  # d/dt of the parabola at contact
+        tip[s + fall + 1 : s + fall + 4] = floor  # rests on the surface
+        up = period - fall - 3
+        tip[s + fall + 4 : s + period + 1] = np.linspace(floor, top, up + 1)[1 : period - fall - 2]
+    stripes = np.where((np.arange(40)[:, None] // 4) % 2 == 0, 235, 170).astype(np.uint8)
+    stripes = np.repeat(stripes, 14, 1)
+    frames = np.empty((n, size, size, 3), np.uint8)
+    offs = np.clip(np.round(rng.normal(0, shake, (n, 2))), -pad, pad).astype(int)
+    for t in range(n):
+        canvas = bg.copy()
+        y1 = int(round(tip[t])) + pad
+        # a textured striker (stripes), 14 px wide: flow needs texture to follow it
+        canvas[y1 - 40 : y1, pad + 70 : pad + 84] = stripes
+        oy, ox = offs[t]
+        img = canvas[pad + oy : pad + oy + size, pad + ox : pad + ox + size]
+        frames[t] = np.repeat(img[..., None], 3, -1)
+    times = np.arange(n) / fps
+    video = VideoFrames(frames, times, fps, size, size, n / fps, False)
+    return video, contacts, speeds
+
+
+def test_bouncing_bar_contacts_found_within_one_frame():
+    """Two shaking scenes, 6 hits each. Measured: 10 of 12 found within +-1 frame, 2 false
+    alarms (docs/results/detection.md); the floor guards that level."""
+    tp = n_pred = n_true = 0
+    for seed in (0, 1):
+        video, contacts, _ = bouncing_bar(hits=6, seed=seed)
+        events = detect_impacts(video)
+        frames = np.array([e.frame for e in events])
+        n_pred += len(events)
+        n_true += len(contacts)
+        tp += sum(bool(np.any(np.abs(frames - c) <= 1)) for c in contacts)
+        for e in events:
+            assert isinstance(e, ImpactEvent)
+            assert 0.5 <= e.confidence < 1.0
+            assert 0 <= e.x <= 160 and 0 <= e.y <= 160
+            assert e.speed_before_px_s > 0
+            assert e.speed_before_m_s is None and e.kinetic_energy_change_j is None
+    assert tp / n_true >= 0.75, (tp, n_true)
+    assert tp / n_pred >= 0.75, (tp, n_pred)
+
+
+def test_contact_position_and_stop():
+    video, contacts, _ = bouncing_bar(hits=6, seed=1)
+    events = [e for e in detect_impacts(video) if min(abs(e.frame - c) for c in contacts) <= 1]
+    assert len(events) >= 5
+    for e in events:
+        assert 60 <= e.x <= 100 and 95 <= e.y <= 135  # the bar's tip on the surface (y=120)
+        assert e.speed_before_px_s > e.speed_after_px_s
+
+
+@pytest.mark.xfail(
+    reason="known weakness: false alarms at the edge of a textureless region under strong "
+    "camera shake (docs/detection.md, 'Where it fails')"
+)
+def test_no_impacts_in_shaking_static_scene():
+    video, _, _ = bouncing_bar(hits=0, shake=3.0)
+    video = VideoFrames(
+        np.concatenate([video.frames] * 6), np.arange(48) / 30.0, 30.0, 160, 160, 1.6, False
+    )
+    assert detect_impacts(video) == []
+
+
+def test_units_mass_and_energy():
+    video, contacts, _ = bouncing_bar()
+    ev = detect_impacts(video, meters_per_pixel=0.01, mass_kg=0.1)
+    assert len(ev) == len(contacts)
+    e = ev[0]
+    assert e.speed_before_m_s == pytest.approx(e.speed_before_px_s * 0.01)
+    assert e.mass_kg == pytest.approx(0.1)
+    expect = 0.5 * 0.1 * (e.speed_before_m_s**2 - e.speed_after_m_s**2)
+    assert e.kinetic_energy_change_j == pytest.approx(expect)
+    est = MaterialSizeMassEstimator()
+    assert isinstance(est, MassEstimator)
+    ev2 = detect_impacts(video, meters_per_pixel=0.01, mass_estimator=est, material="metal")
+    from physfoley.video.physics import apparent_area_px
+
+    area = apparent_area_px(video.frames, ev2[0].x, ev2[0].y)
+    assert 0.01 * 160 * 160 <= area <= 160 * 160
+    assert ev2[0].mass_kg == pytest.approx(7800 * 0.003 * area * 1e-4)
+
+
+def test_mass_estimators_validate():
+    assert FixedMassEstimator(2.0).estimate() == 2.0
+    with pytest.raises(InputError):
+        FixedMassEstimator(-1)
+    est = MaterialSizeMassEstimator(area_px=1e4)
+    assert est.estimate(material="wood", meters_per_pixel=0.001) == pytest.approx(600 * 0.01 * 0.02)
+    with pytest.raises(InputError, match="unknown material"):
+        est.estimate(material="cheese", meters_per_pixel=0.001)
+    with pytest.raises(InputError, match="meters-per-pixel"):
+        est.estimate(material="wood", meters_per_pixel=None)
+    assert kinetic_energy_change(None, 1.0, 0.0) is None
+    assert kinetic_energy_change(2.0, 3.0, 1.0) == pytest.approx(8.0)
+
+
+def test_camera_motion_removed():
+    rng = np.random.default_rng(1)
+    h = w = 32
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    flow = np.stack([1.5 + 0.02 * xx, -0.7 + 0.01 * yy], -1)[None].repeat(3, 0)
+    flow[:, 10:14, 10:14] += 6.0  # a moving object
+    flow += rng.normal(0, 0.01, flow.shape).astype(np.float32)
+    res = remove_camera_motion(flow)
+    assert np.abs(res[:, 20:, 20:]).max() < 0.1
+    assert np.abs(res[:, 10:14, 10:14]).min() > 5.0
+
+
+def test_short_input_is_rejected():
+    video, _, _ = bouncing_bar(hits=0)
+    short = VideoFrames(video.frames[:10], video.times_s[:10], 30.0, 160, 160, 0.33, False)
+    with pytest.raises(InputError, match="22"):
+        detect_impacts(short)
+
+
+def test_raw_frames_need_times():
+    video, contacts, _ = bouncing_bar()
+    with pytest.raises(InputError, match="times_s"):
+        detect_impacts(video.frames)
+    ev = detect_impacts(video.frames, times_s=video.times_s)
+    assert [e.frame for e in ev] == [e.frame for e in detect_impacts(video)]
+
+
+def test_real_frame_times_used():
+    """Variable frame rate: the same motion on a stretched timeline gives the same frames,
+    times from the timeline, and speeds scaled by the time stretch."""
+    video, contacts, _ = bouncing_bar()
+    slow = VideoFrames(
+        video.frames, video.times_s * 2.0, 15.0, 160, 160, 2 * video.duration_s, False
+    )
+    from physfoley.video.motion import DEFAULT_THRESHOLD
+
+    # thresholds are per second: half the speed needs half the threshold for the same picks
+    a, b = detect_impacts(video), detect_impacts(slow, threshold=DEFAULT_THRESHOLD / 2)
+    assert [e.frame for e in a] == [e.frame for e in b]
+    for ea, eb in zip(a, b, strict=True):
+        assert eb.time_s == pytest.approx(2 * ea.time_s, abs=1e-6)
+        assert eb.speed_before_px_s == pytest.approx(ea.speed_before_px_s / 2, rel=0.05)
+
+
+def _gh_scores(gh_demo_dir: Path) -> dict:
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from eval_detect import eval_gh
+
+    return eval_gh(gh_demo_dir)
+
+
+@pytest.fixture(scope="module")
+def gh_scores(gh_demo_dir):
+    return _gh_scores(gh_demo_dir)
+
+
+def test_gh_demo_regression_floor(gh_scores):
+    """Measured F1 (+-2 frames) is 0.35 (docs/results/detection.md); guard against regressions."""
+    assert gh_scores["impacts"] == 54
+    assert gh_scores["f1"] >= 0.3
+
+
+@pytest.mark.xfail(
+    reason="target F1 >= 0.8 on the GH demo clips is not reached (docs/detection.md)"
+)
+def test_gh_demo_target_f1(gh_scores):
+    assert gh_scores["f1"] >= 0.8
+
+
+def test_gh_detector_never_reads_audio(gh_demo_dir, monkeypatch):
+    import av
+
+    name = sorted(json.loads((gh_demo_dir / "impact_times.json").read_text()))[0]
+    video = read_video(gh_demo_dir / name)
+    assert video.has_audio
+
+    def no_audio(*a, **k):
+        raise AssertionError("the detector opened a file")
+
+    monkeypatch.setattr(av, "open", no_audio)
+    detect_impacts(video)  # works from decoded frames alone
