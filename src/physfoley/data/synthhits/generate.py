@@ -75,7 +75,7 @@ def _layout(rng: np.random.Generator, n_obj: int) -> list[tuple[int, int]]:
 
 def _contact_columns(sprite: render.ObjectSprite) -> np.ndarray:
     cols = np.nonzero(sprite.top_y >= 0)[0]
-    cols = cols[(cols > 10) & (cols < render.SIZE - 10)]
+    cols = cols[(cols > 10) & (cols < render.SIZE - 10) & (sprite.top_y[cols] >= 25)]
     if len(cols) > 8:
         lo, hi = np.percentile(cols, [8, 92])
         cols = cols[(cols >= lo) & (cols <= hi)]
@@ -314,8 +314,8 @@ def generate_video(
         raise InputError(f"seconds must be >= 1.5 (got {seconds})")
     sr = SAMPLE_RATE
     rng = np.random.default_rng(seed)
-    mpp = float(rng.uniform(0.0025, 0.004))
-    n_obj = int(rng.choice([1, 2, 3], p=[0.3, 0.4, 0.3]))
+    mpp = float(rng.uniform(0.0013, 0.0026))  # the frame spans 0.29-0.58 m: a close-up
+    n_obj = int(rng.choice([1, 2, 3], p=[0.6, 0.3, 0.1]))
     mats = [MATERIALS[i] for i in rng.choice(len(MATERIALS), n_obj, replace=False)]
     slots = _layout(rng, n_obj)
     objects = [

@@ -118,7 +118,10 @@ def sample_object(mat: Material, rng: np.random.Generator, *, max_length_m: floa
     beta = mat.rayleigh_beta * _logn(rng, mat.damping_jitter)
     contact_E = mat.contact_youngs_pa * _logn(rng, 0.4)
     restitution = float(np.clip(mat.restitution * _logn(rng, 0.2), 0.03, 0.85))
-    u = rng.uniform
+
+    def u(lo: float, hi: float) -> float:  # a range squeezed by a small slot stays valid
+        return float(rng.uniform(lo, max(hi, lo + 1e-3)))
+
     if kind == "bar":
         length = min(u(0.12, 0.5), max_length_m)
         width = u(0.015, 0.06)

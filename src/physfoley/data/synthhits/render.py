@@ -134,9 +134,11 @@ def _object_mask(obj: ObjectPhysics, rng, x0: int, width_px: int, y_base: int, m
     x1 = x0 + width_px
     if obj.kind in ("bar", "plate"):
         thick = int(np.clip(obj.thickness_m / mpp * rng.uniform(1.5, 3.0), 2, 12))
-        depth = int(np.clip(obj.width_m / mpp * 0.3, 3, 45))
+        depth = int(np.clip(obj.width_m / mpp * 0.55, 3, 110))
         skew = int(depth * rng.uniform(0.2, 0.6))
         top = y_base - thick
+        depth = min(depth, max(3, top - 30))
+        skew = min(skew, depth)
         poly = np.array([[x0, top], [x1, top], [x1 + skew, top - depth], [x0 + skew, top - depth]])
         cv2.fillPoly(mask, [poly.astype(np.int32)], 255)
         cv2.rectangle(mask, (x0, top), (x1, y_base), 255, -1)
@@ -178,10 +180,11 @@ def _object_mask(obj: ObjectPhysics, rng, x0: int, width_px: int, y_base: int, m
         front[:] = mask
     else:  # soft: cloth heap, carpet patch, paper stack
         thick = int(np.clip(obj.thickness_m / mpp * 2, 2, 14))
-        depth = int(np.clip(obj.width_m / mpp * 0.3, 4, 45))
+        depth = int(np.clip(obj.width_m / mpp * 0.55, 4, 110))
         xs = np.linspace(x0, x1, 12)
         wav = rng.normal(0, 2.5 if obj.material == "cloth" else 0.6, len(xs))
         top = y_base - thick
+        depth = min(depth, max(4, top - 30))
         poly = np.concatenate(
             [
                 np.stack([xs, top - depth + wav], 1),
@@ -207,7 +210,7 @@ def build_scene(
     mpp = meters_per_pixel
     stick_rgb = _jitter_color(STICK_RGB[int(rng.integers(len(STICK_RGB)))], rng, 0.1)
     skin = _jitter_color(SKIN_RGB[int(rng.integers(len(SKIN_RGB)))], rng, 0.08)
-    table_y = int(rng.integers(110, 160))
+    table_y = int(rng.integers(60, 120))
     # wall and table
     wall_rgb = _avoid_hue(
         _jitter_color(WALL_RGB[int(rng.integers(len(WALL_RGB)))], rng, 0.15), stick_rgb, rng
@@ -263,9 +266,9 @@ def build_scene(
             x0 = sx0
             x_left_phys = sx0 - rng.uniform(0, length_px - width_px)
         else:
-            x0 = int(sx0 + rng.uniform(0, slot_w - width_px))
+            x0 = int(sx0 + (slot_w - width_px) * rng.uniform(0.25, 0.75))
             x_left_phys = x0
-        y_base = int(np.clip(table_y + rng.integers(15, 50), table_y + 8, SIZE - 4))
+        y_base = int(np.clip(table_y + rng.integers(40, 110), table_y + 8, SIZE - 4))
         mask, front = _object_mask(obj, rng, x0, max(width_px, 6), y_base, mpp)
         # shadow
         shadow = np.zeros((SIZE, SIZE), np.float32)

@@ -242,8 +242,8 @@ def room_impulse_response(rng: np.random.Generator, sample_rate: int) -> tuple[n
     Early reflections (2-25 ms) plus exponentially decaying noise whose high band dies twice as
     fast as the low band (air and wall absorption); scaled to a direct-to-reverberant ratio.
     """
-    rt60 = float(rng.uniform(0.15, 0.8))
-    drr_db = float(rng.uniform(-2.0, 12.0))
+    rt60 = float(rng.uniform(0.1, 0.5))
+    drr_db = float(rng.uniform(3.0, 15.0))
     n = int(rt60 * 1.1 * sample_rate)
     t = np.arange(n) / sample_rate
     noise = rng.normal(0, 1, n)
