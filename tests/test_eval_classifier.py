@@ -137,10 +137,10 @@ def trained(prepared):
 @pytest.mark.parametrize("preset", ["small", "paper"])
 def test_resnet_shapes(preset):
     f, t = get_preset(preset).spec_shape
-    model = MaterialResNet(ClassifierConfig(widths=(8, 16)))
+    model = MaterialResNet(ClassifierConfig(widths=(8, 16), embed_dim=24))
     x = torch.randn(3, f, t)
     assert model(x).shape == (3, 10)
-    assert model.embed(x).shape == (3, 16)
+    assert model.embed(x).shape == (3, 24)
     with pytest.raises(InputError):
         model.embed(torch.randn(3, 1, f, t))
 
@@ -455,3 +455,27 @@ def test_cli_eval_apcc(tmp_path, capsys):
         == 0
     )
     assert json.loads(capsys.readouterr().out)["apcc_delta"] == pytest.approx(0.0)
+
+
+def test_augmentation_masks_and_shifts():
+    from physfoley.evaluation.classifier import _augment
+
+    spec = torch.rand(4, 257, 44) * 0.5  # no silence anywhere
+    cfg = ClassifierConfig(
+        time_shift_frames=0, freq_shift_bins=0, mask_frames=4, mask_bins=16, noise_std=0.0
+    )
+    out = _augment(spec.clone(), cfg, torch.Generator().manual_seed(0))
+    masked = out == -1.0
+    assert masked.any() and (masked.sum(dim=(1, 2)) <= 4 * 257 + 16 * 44).all()
+    assert torch.equal(out[~masked], spec[~masked])  # only masked cells change
+    cfg = ClassifierConfig(
+        time_shift_frames=0, freq_shift_bins=3, mask_frames=0, mask_bins=0, noise_std=0.0
+    )
+    out = _augment(spec.clone(), cfg, torch.Generator().manual_seed(1))
+    shifted = [
+        k
+        for k in range(-3, 4)
+        if k
+        and torch.equal(out[:, max(k, 0) : 257 + min(k, 0)], spec[:, max(-k, 0) : 257 - max(k, 0)])
+    ]
+    assert torch.equal(out, spec) or len(shifted) == 1

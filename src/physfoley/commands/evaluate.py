@@ -81,7 +81,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     t.add_argument("--data", required=True, help="prepared dataset folder")
     t.add_argument("--out", help=f"classifier folder (default: DATA/{DEFAULT_CLASSIFIER_SUBDIR})")
-    t.add_argument("--epochs", type=int, help="training epochs (default 12)")
+    t.add_argument("--epochs", type=int, help="training epochs (default 20)")
     t.add_argument("--batch-size", type=int, help="batch size (default 64)")
     t.add_argument("--lr", type=float, help="peak learning rate (default 2e-3)")
     t.add_argument("--widths", help="channels per ResNet stage, e.g. 16,32,64,128")

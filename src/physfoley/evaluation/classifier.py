@@ -50,7 +50,13 @@ class ClassifierConfig:
     blocks_per_stage : basic residual blocks per stage.
     dropout : before the classification layer (the embedding is taken before it).
     epochs, batch_size, lr, weight_decay : AdamW with a cosine schedule.
+    freq_bins_out : frequency rows kept by the final pooling (time is averaged out); material
+        lives in *where* the modes are, which a global average pool would throw away.
+    embed_dim : size of the embedding (FID/KID features), a linear layer over those rows.
     time_shift_frames : training augmentation, random roll of up to this many STFT frames.
+    freq_shift_bins : training augmentation, random shift of up to this many frequency bins.
+    mask_frames, mask_bins : training augmentation (SpecAugment), one time mask of up to
+        `mask_frames` frames and one frequency mask of up to `mask_bins` bins per clip.
     noise_std : training augmentation, Gaussian noise added to the [-1, 1] spectrogram.
     seed : initialisation and batch order.
     """
@@ -58,12 +64,17 @@ class ClassifierConfig:
     num_classes: int = 10
     widths: tuple[int, ...] = (16, 32, 64, 128)
     blocks_per_stage: int = 1
+    freq_bins_out: int = 8
+    embed_dim: int = 128
     dropout: float = 0.2
-    epochs: int = 12
+    epochs: int = 20
     batch_size: int = 64
     lr: float = 2e-3
     weight_decay: float = 1e-4
     time_shift_frames: int = 2
+    freq_shift_bins: int = 3
+    mask_frames: int = 4
+    mask_bins: int = 16
     noise_std: float = 0.02
     seed: int = 0
 
@@ -135,19 +146,22 @@ class MaterialResNet(nn.Module):
                 blocks.append(BasicBlock(in_ch, width, stride=2 if b == 0 else 1))
                 in_ch = width
         self.blocks = nn.Sequential(*blocks)
+        # Average over time, keep `freq_bins_out` frequency rows, project to the embedding.
+        self.pool = nn.AdaptiveAvgPool2d((cfg.freq_bins_out, 1))
+        self.project = nn.Sequential(nn.Linear(in_ch * cfg.freq_bins_out, cfg.embed_dim), nn.ReLU())
         self.dropout = nn.Dropout(cfg.dropout)
-        self.head = nn.Linear(in_ch, cfg.num_classes)
+        self.head = nn.Linear(cfg.embed_dim, cfg.num_classes)
 
     @property
     def embedding_dim(self) -> int:
         return self.head.in_features
 
     def embed(self, spec: torch.Tensor) -> torch.Tensor:
-        """Penultimate features `Tensor[B, D]` of `spec: Tensor[B, F, T]`."""
+        """Penultimate features `Tensor[B, embed_dim]` of `spec: Tensor[B, F, T]`."""
         if spec.ndim != 3:
             raise InputError(f"expected spectrograms [B, F, T], got shape {tuple(spec.shape)}")
         h = self.blocks(self.stem(spec.unsqueeze(1)))
-        return h.mean(dim=(2, 3))
+        return self.project(self.pool(h).flatten(1))
 
     def forward(self, spec: torch.Tensor) -> torch.Tensor:
         return self.head(self.dropout(self.embed(spec)))
@@ -201,7 +215,7 @@ def waves_to_spectrograms(
     if waves_np.ndim != 2:
         raise InputError(f"expected waves [B, N], got shape {tuple(waves_np.shape)}")
     out = [
-        log_spectrogram(torch.as_tensor(np.asarray(waves_np[i : i + batch_size])), audio)
+        log_spectrogram(torch.as_tensor(np.array(waves_np[i : i + batch_size])), audio)
         for i in range(0, waves_np.shape[0], batch_size)
     ]
     if not out:
@@ -240,13 +254,33 @@ def classifier_outputs(
 
 
 def _augment(spec: torch.Tensor, cfg: ClassifierConfig, gen: torch.Generator) -> torch.Tensor:
-    """Random time roll (per batch) and Gaussian noise; `spec: Tensor[B, F, T]`."""
+    """Training augmentation of `spec: Tensor[B, F, T]` (values in [-1, 1], silence = -1).
+
+    A random time roll and frequency shift (per batch), one time and one frequency mask per
+    clip (SpecAugment, filled with silence), and Gaussian noise.
+    """
+    b, f, t = spec.shape
     if cfg.time_shift_frames > 0:
-        shift = int(
+        k = int(
             torch.randint(-cfg.time_shift_frames, cfg.time_shift_frames + 1, (1,), generator=gen)
         )
-        if shift:
-            spec = torch.roll(spec, shifts=shift, dims=-1)
+        spec = torch.roll(spec, shifts=k, dims=-1)
+    if cfg.freq_shift_bins > 0:
+        k = int(torch.randint(-cfg.freq_shift_bins, cfg.freq_shift_bins + 1, (1,), generator=gen))
+        if k:
+            spec = torch.roll(spec, shifts=k, dims=-2)
+            edge = slice(0, k) if k > 0 else slice(f + k, f)
+            spec[:, edge, :] = -1.0
+    masks = torch.zeros(b, f, t, dtype=torch.bool)
+    for size, axis, length in ((cfg.mask_frames, 2, t), (cfg.mask_bins, 1, f)):
+        if size <= 0:
+            continue
+        width = torch.randint(0, size + 1, (b, 1), generator=gen)
+        start = (torch.rand(b, 1, generator=gen) * (length - width + 1)).long()
+        pos = torch.arange(length)[None, :]
+        hit = (pos >= start) & (pos < start + width)  # [B, length]
+        masks |= hit[:, None, :] if axis == 2 else hit[:, :, None]
+    spec = spec.masked_fill(masks, -1.0)
     if cfg.noise_std > 0:
         spec = spec + cfg.noise_std * torch.randn(spec.shape, generator=gen)
     return spec
