@@ -451,7 +451,8 @@ def run_eval(args: argparse.Namespace) -> int:
             bar = tqdm(total=rows.size, desc=f"generate seed {seed}", unit="clip", file=sys.stderr)
             specs, _ = generate_clip_spectrograms(
                 pipe,
-                data.arrays["frames"][rows],
+                data.arrays["frames"],
+                rows,
                 sampler=args.sampler,
                 steps=args.steps,
                 seed=seed,
@@ -587,8 +588,8 @@ def run_baseline(args: argparse.Namespace) -> int:
         raise InputError(f"{data.root} needs clips in the train split and in {args.split!r}")
     frames = data.arrays["frames"]
     print(f"encoding {train_rows.size + query_rows.size} windows", file=sys.stderr)
-    train_feats = rb.visual_frame_features(model, frames[train_rows], device=args.device)
-    query_feats = rb.visual_frame_features(model, frames[query_rows], device=args.device)
+    train_feats = rb.visual_frame_features(model, frames, train_rows, device=args.device)
+    query_feats = rb.visual_frame_features(model, frames, query_rows, device=args.device)
     info: dict[str, Any] = {"kind": args.kind, "model": str(args.model)}
     if args.kind == "nn-visual":
         picked = rb.nearest_rows(train_feats.mean(axis=1), query_feats.mean(axis=1))

@@ -186,6 +186,7 @@ def train_predicted_sound_retrieval(
 def visual_frame_features(
     model: nn.Module,
     windows: np.ndarray,
+    rows: np.ndarray | None = None,
     *,
     batch_size: int = 64,
     device: str = "cpu",
@@ -193,7 +194,8 @@ def visual_frame_features(
     """Per-frame features of a trained model's visual encoder (the features the model itself uses).
 
     model : an `ImpactDiffusionModel` (`model.visual.frame_features`, `model.cfg.visual`).
-    windows : uint8 [N, 22, S, S, 3] RGB windows (memory-mapped is fine).
+    windows : uint8 [M, 22, S, S, 3] RGB windows (memory-mapped is fine).
+    rows : which windows, [N] (default: all); read batch by batch.
     Returns float32 [N, W, C] for the encoder's W = `num_segments` TSN segments; their mean over
     W is the clip-level visual feature of the "NN via visual features" baseline.
     """
@@ -201,9 +203,10 @@ def visual_frame_features(
 
     model = model.to(device).eval()
     idx = segment_indices(int(windows.shape[1]), int(model.cfg.visual.num_segments))
+    rows = np.arange(int(windows.shape[0])) if rows is None else np.asarray(rows, dtype=np.int64)
     out = []
-    for start in range(0, int(windows.shape[0]), batch_size):
-        batch = torch.from_numpy(np.ascontiguousarray(windows[start : start + batch_size]))
+    for start in range(0, int(rows.size), batch_size):
+        batch = torch.from_numpy(np.ascontiguousarray(windows[rows[start : start + batch_size]]))
         feats = model.visual.frame_features(batch[:, idx].to(device))
         out.append(feats.float().cpu().numpy())
     if not out:

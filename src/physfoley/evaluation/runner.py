@@ -102,6 +102,7 @@ def summarize_runs(runs: list[dict[str, float]]) -> dict[str, dict[str, Any]]:
 def generate_clip_spectrograms(
     pipeline: Any,
     windows: np.ndarray,
+    rows: np.ndarray | None = None,
     *,
     sampler: str | None = None,
     steps: int | None = None,
@@ -111,7 +112,9 @@ def generate_clip_spectrograms(
 ) -> tuple[torch.Tensor, list[Any]]:
     """Generate one spectrogram per 22-frame window with a trained `ImpactPipeline`.
 
-    windows : uint8 [N, 22, S, S, 3] RGB (a prepared split's `frames`, memory-mapped is fine).
+    windows : uint8 [M, 22, S, S, 3] RGB, e.g. a prepared folder's memory-mapped `frames`.
+    rows : which windows to generate for, [N] (default: all); read batch by batch, so a
+        large split never sits in memory at once.
     seed : batch b is sampled with seed `seed * 1_000_003 + b`, so runs are reproducible for a
         given batch size and different seeds give independent samples.
 
@@ -119,13 +122,14 @@ def generate_clip_spectrograms(
     """
     from physfoley.pipeline import PHYSICS_FIELDS, _resize_frames
 
-    n = int(windows.shape[0])
+    rows = np.arange(int(windows.shape[0])) if rows is None else np.asarray(rows, dtype=np.int64)
+    n = int(rows.size)
     if n == 0:
         raise InputError("no clips to generate")
     specs: list[torch.Tensor] = []
     neighbours: list[Any] = []
     for b, start in enumerate(range(0, n, batch_size)):
-        batch = np.asarray(windows[start : start + batch_size])
+        batch = np.asarray(windows[rows[start : start + batch_size]])
         if batch.shape[-2] != pipeline.image_size:
             batch = _resize_frames(batch, pipeline.image_size)
         nu = pipeline.encode_windows(batch)
