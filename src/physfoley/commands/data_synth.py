@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             "(finished videos are skipped unless --force)."
         ),
     )
-    p.add_argument("--out", required=True, help="output folder (created if missing)")
+    p.add_argument("--out", help="output folder (created if missing)")
     p.add_argument("--videos", type=int, default=100, help="number of videos (default 100)")
     p.add_argument(
         "--seconds", type=float, default=10.0, help="length of each video in s (default 10)"
@@ -29,7 +29,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--contact-sheet",
         metavar="PNG",
-        help="instead of a dataset, write a contact sheet (frames + hit spectrograms per material) to PNG",
+        help=(
+            "instead of a dataset, write a contact sheet of frames at contact per material to PNG "
+            "and spectrograms of hits per material to PNG_spectrograms.png"
+        ),
     )
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     p.set_defaults(func=run)
@@ -42,10 +45,12 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--seconds must be >= 1.5 (got {args.seconds})")
     if args.workers < 1:
         raise InputError(f"--workers must be >= 1 (got {args.workers})")
+    if not args.out and not args.contact_sheet:
+        raise InputError("give --out DIR (or --contact-sheet PNG)")
     if args.contact_sheet:
         from physfoley.data.synthhits.sheet import contact_sheet
 
-        paths = contact_sheet(args.contact_sheet, args.out, seed=args.seed, force=args.force)
+        paths = contact_sheet(args.contact_sheet, seed=args.seed, force=args.force)
         if args.json:
             print(json.dumps({"written": [str(p) for p in paths]}))
         else:

@@ -184,8 +184,8 @@ def _emphasis(x: np.ndarray) -> np.ndarray:
 def _render_audio(events, objects, striker, rng, seconds, sr, noise, snr_db):
     """Place every event's dry sound over the background noise; strike masked hits harder.
 
-    noise : np.ndarray[N] unit-RMS background; it is scaled to `snr_db` below the median
-    hit level (RMS of the first 50 ms). A hit whose first 30 ms (pre-emphasised) is not 8 dB
+    noise : np.ndarray[N] unit-RMS background; it is scaled so that, pre-emphasised, it lies
+    `snr_db` below the median hit level (pre-emphasised RMS of the first 50 ms). A hit whose first 30 ms (pre-emphasised) is not 8 dB
     above the ringing of earlier hits plus noise is struck 1.6x faster (at most 3 times),
     then dropped. Returns the dry mix (without noise), the pieces, and the noise RMS.
     """
@@ -193,14 +193,18 @@ def _render_audio(events, objects, striker, rng, seconds, sr, noise, snr_db):
     pieces = [_event_audio(ev, objects[ev.object_id], striker, rng, sr) for ev in events]
     win = int(0.03 * sr)
     noise_em = _emphasis(noise)
+    noise_em_rms = max(float(np.sqrt(np.mean(noise_em**2))), 1e-12)
     noise_rms = 0.0
     while True:  # ends: each hit is bumped at most 3 times, then dropped
         dry = np.zeros(n + sr * 4, np.float32)
         starts = [int(round(ev.time_s * sr)) for ev in events]
         for s, p in zip(starts, pieces, strict=True):
             dry[s : s + len(p)] += p
-        levels = [float(np.sqrt(np.mean(p[: int(0.05 * sr)] ** 2))) for p in pieces]
-        noise_rms = float(np.median(levels)) * 10 ** (-snr_db / 20) if levels else 0.0
+        # SNR as an onset detector hears it: pre-emphasised hit (first 50 ms) over noise
+        levels = [float(np.sqrt(np.mean(_emphasis(p[: int(0.05 * sr)]) ** 2))) for p in pieces]
+        noise_rms = (
+            float(np.median(levels)) / noise_em_rms * 10 ** (-snr_db / 20) if levels else 0.0
+        )
         masked = []
         for k, (s, p) in enumerate(zip(starts, pieces, strict=True)):
             own_sig = _emphasis(p[:win])
@@ -300,8 +304,12 @@ def generate_video(
     force: bool = False,
     mp4_audio: bool = True,
     preset: str = "ultrafast",
+    materials: Sequence[str] | None = None,
 ) -> dict:
     """Write one SynthHits video in the Greatest Hits layout and return its physics record.
+
+    materials : the objects' materials (1-3 names of `MATERIALS`); drawn at random when None.
+    mp4_audio : also put the soundtrack in the mp4 (AAC), as the real dataset's files have.
 
     Files: NAME_denoised.mp4 (224x224, 30000/1001 fps, H.264), NAME_denoised.wav (44.1 kHz
     mono PCM16), NAME_times.txt, NAME_physics.json. The same seed gives the same wav, txt and
@@ -312,11 +320,20 @@ def generate_video(
         raise InputError(f"output folder {out_dir} does not exist; create it first")
     if seconds < 1.5:
         raise InputError(f"seconds must be >= 1.5 (got {seconds})")
+    if materials is not None:
+        bad = [m for m in materials if m not in MATERIAL_TABLE]
+        if bad or not 1 <= len(materials) <= 3:
+            raise InputError(
+                f"materials must be 1-3 of {', '.join(MATERIALS)} (got {', '.join(materials)})"
+            )
     sr = SAMPLE_RATE
     rng = np.random.default_rng(seed)
     mpp = float(rng.uniform(0.0013, 0.0026))  # the frame spans 0.29-0.58 m: a close-up
-    n_obj = int(rng.choice([1, 2, 3], p=[0.6, 0.3, 0.1]))
-    mats = [MATERIALS[i] for i in rng.choice(len(MATERIALS), n_obj, replace=False)]
+    if materials is None:
+        n_obj = int(rng.choice([1, 2, 3], p=[0.6, 0.3, 0.1]))
+        mats = [MATERIALS[i] for i in rng.choice(len(MATERIALS), n_obj, replace=False)]
+    else:
+        n_obj, mats = len(materials), list(materials)
     slots = _layout(rng, n_obj)
     objects = [
         sample_object(MATERIAL_TABLE[m], rng, max_length_m=(s1 - s0) * mpp)
@@ -326,12 +343,12 @@ def generate_video(
     f1 = rng.uniform(250, 500) * (0.06 / striker_mass) ** 0.15
     ring_f = f1 * np.array([1.0, 2.76, 5.40, 8.93])
     ring_amp = (
-        0.3 * 2 * np.pi * ring_f / (striker_mass / 4) * sound.radiation_efficiency(ring_f, 0.4)
+        0.04 * 2 * np.pi * ring_f / (striker_mass / 4) * sound.radiation_efficiency(ring_f, 0.4)
     )
     striker = {
         "mass_kg": striker_mass,
         "tip_radius_m": float(rng.uniform(0.004, 0.009)),
-        "ring": (ring_f, ring_amp, rng.uniform(40, 120, 4)),
+        "ring": (ring_f, ring_amp, rng.uniform(80, 250, 4)),  # damped by the hand
         "click_level": float(rng.uniform(0.05, 0.3)),
     }
     scene = render.build_scene(
@@ -349,6 +366,7 @@ def generate_video(
         ev.y_px_end = surface(ev.x_px + ev.drag_dir * ev.drag_speed_m_s / mpp * ev.scratch_s)
     noise, noise_info = sound.background_noise(int(round(seconds * sr)), rng, sr)
     snr_db = float(rng.uniform(20, 45))
+    planned = len(events)
     dry, pieces, noise_rms = _render_audio(
         events, objects, striker, rng, seconds, sr, noise, snr_db
     )
@@ -531,6 +549,7 @@ def generate_video(
         "room": room,
         "noise": {"snr_db": round(snr_db, 3), **noise_info},
         "gain": float(f"{gain:.6g}"),
+        "hits_dropped_inaudible": planned - len(events),
         "picture": {
             "table_y": scene.table_y,
             "light_base": round(float(light_base), 4),

@@ -479,11 +479,12 @@ def render_frames(
             c, s, a, skin = occluders[i]
             draw_occluder(img, skin, c, s, a)
         img = cv2.transform(img, np.diag(light_gain[i]).astype(np.float32))
-        m = cv2.getRotationMatrix2D(center, float(shake[i, 2]), 1.0)
-        m[:, 2] += shake[i, :2]
-        img = cv2.warpAffine(
-            img, m, (SIZE, SIZE), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101
-        )
+        if np.any(shake[i] != 0):
+            m = cv2.getRotationMatrix2D(center, float(shake[i, 2]), 1.0)
+            m[:, 2] += shake[i, :2]
+            img = cv2.warpAffine(
+                img, m, (SIZE, SIZE), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101
+            )
         k = int(rng.integers(4))
         img = cv2.subtract(cv2.add(img, noise_pos[k]), noise_neg[k])
         frames[i] = img

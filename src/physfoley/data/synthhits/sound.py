@@ -74,7 +74,7 @@ def modal_sum(
     starts = (
         np.exp((np.arange(nblocks) * _BLOCK / sample_rate)[None, :] * s[:, None]) * amp[:, None]
     )
-    out = (within @ starts).imag  # [B, nblocks]
+    out = (within.astype(np.complex64) @ starts.astype(np.complex64)).imag  # [B, nblocks]
     return out.T.reshape(-1)[:num_samples].astype(np.float32)
 
 
