@@ -34,6 +34,8 @@ DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "assets" / "models" / "sma
 PHYSICS_FIELDS = ("freq_hz", "power_db", "decay_db_per_s", "band_weight", "band_decay_db_per_s")
 #: Peak the mix is brought down to when overlapping impacts would clip.
 MIX_PEAK = 0.99
+#: Length of the fade at the end of each generated clip (seconds).
+FADE_OUT_S = 0.01
 
 
 @dataclass
@@ -242,6 +244,10 @@ class ImpactPipeline:
         wave = torch.as_tensor(wave)[..., : self.audio.num_samples]
         out = np.zeros((wave.shape[0], self.audio.num_samples), np.float32)
         out[:, : wave.shape[-1]] = wave.numpy()
+        # A clip is cut at 0.25 s while a ringing object may still sound; a short half-cosine
+        # fade keeps that cut from clicking on the soundtrack.
+        fade = max(1, int(FADE_OUT_S * self.sample_rate))
+        out[:, -fade:] *= (0.5 + 0.5 * np.cos(np.linspace(0.0, np.pi, fade))).astype(np.float32)
         return out
 
     # ------------------------------------------------------------------ the whole flow
