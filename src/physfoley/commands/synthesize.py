@@ -48,6 +48,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, help="random seed for a reproducible result")
     p.add_argument("--guidance", type=float, help="classifier-free guidance scale")
     p.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        help="CPU threads for torch (default: torch's choice; 1 is best on a busy machine)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
     p.set_defaults(func=run)
@@ -77,6 +82,12 @@ def run(args: argparse.Namespace) -> int:
             raise InputError("--video-out must differ from the input video")
     if args.steps is not None and args.steps < 1:
         raise InputError("--steps must be at least 1")
+    if args.threads is not None:
+        if args.threads < 1:
+            raise InputError("--threads must be at least 1")
+        import torch
+
+        torch.set_num_threads(args.threads)
     pipe = ImpactPipeline.from_pretrained(args.model, device=args.device)
     result = pipe.synthesize(
         args.video,
