@@ -210,3 +210,47 @@ def test_shipped_model_loads_if_present():
     pipe = ImpactPipeline.from_pretrained()
     assert len(pipe.bank) > 0 and pipe.sample_rate == pipe.audio.sample_rate
     assert pipe.bank.dim == pipe.model.visual.latent_dim
+
+
+def test_build_physics_bank_from_a_prepared_training_split(tmp_path):
+    import torch
+    from gh_layout import make_video as make_gh_video
+
+    from physfoley.data.datasets import PreparedData
+    from physfoley.data.prepare import PrepareOptions, add_arrays, prepare_dataset
+    from physfoley.errors import ModelError
+    from physfoley.models import factory
+    from physfoley.pipeline import PHYSICS_FIELDS, build_physics_bank
+
+    root = tmp_path / "gh"
+    for i, (mat_a, mat_b) in enumerate([("wood", "glass"), ("metal", "rock"), ("wood", "metal")]):
+        make_gh_video(root, f"v{i}", [(0.5, mat_a, "hit", "static"), (1.2, mat_b, "hit", "static")])
+    prepared = tmp_path / "ds"
+    prepare_dataset(root, prepared, PrepareOptions(preset="small", test_fraction=0.34))
+    torch.manual_seed(0)
+    model = factory.build_model(factory.model_config("small", TINY)).eval()
+    with pytest.raises(ModelError, match="residual"):
+        build_physics_bank(model, prepared)
+    n = PreparedData.open(prepared).meta["num_clips"]
+    rng = np.random.default_rng(0)
+    add_arrays(
+        prepared,
+        {
+            "band_weight": rng.uniform(0, 1, (n, 100)).astype(np.float32),
+            "band_decay_db_per_s": rng.uniform(20, 600, (n, 100)).astype(np.float32),
+        },
+    )
+    data = PreparedData.open(prepared)
+    rows = data.indices("train")
+    bank = build_physics_bank(model, prepared, batch_size=2)
+    assert len(bank) == rows.size > 0
+    want_ids = [f"{data.index[r]['video']}@{float(data.index[r]['time_s']):.3f}s" for r in rows]
+    assert bank.clip_ids.tolist() == want_ids and want_ids[0].startswith("v")
+    assert bank.materials.tolist() == [data.index[r]["material"] for r in rows]
+    for name in PHYSICS_FIELDS:
+        np.testing.assert_array_equal(bank.values[name], data.arrays[name][rows])
+    with torch.no_grad():
+        nu = model.visual_latent(torch.from_numpy(np.asarray(data.arrays["frames"][rows])))
+    np.testing.assert_allclose(bank.keys, nu.numpy(), rtol=1e-4, atol=1e-5)
+    _, dist = bank.search(nu.numpy())  # each training clip finds itself (or an identical twin)
+    np.testing.assert_allclose(dist[:, 0], 0.0, atol=1e-3)

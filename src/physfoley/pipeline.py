@@ -348,8 +348,8 @@ def build_physics_bank(
     """Build the PhysicsBank of a trained model from a prepared dataset's `split`.
 
     Keys are the model's visual latents nu of each clip's 22-frame window (computed in batches),
-    values the clip's physics inputs (`PHYSICS_FIELDS` present in the dataset), clip ids and
-    materials from index.csv. Save it into the model directory with `bank.save(model_dir)`.
+    values the clip's physics inputs (`PHYSICS_FIELDS`), clip ids "VIDEO@TIMEs" and materials
+    from index.csv. Save it into the model directory with `bank.save(model_dir)`.
     """
     from physfoley.data.datasets import PreparedData
 
@@ -373,7 +373,9 @@ def build_physics_bank(
         raise ModelError(
             f"{prepared_dir} lacks {', '.join(missing)}; fit the residual parameters first"
         )
-    clip_ids = [data.index[r]["clip_id"] for r in rows]
+    # A neighbour is reported as VIDEO@TIME (e.g. "synthhits_00042@3.468s"), which says where
+    # to find and hear the training sound that lent its physics.
+    clip_ids = [f"{data.index[r]['video']}@{float(data.index[r]['time_s']):.3f}s" for r in rows]
     materials = [data.index[r]["material"] for r in rows]
     return PhysicsBank.build(
         np.concatenate(keys),
