@@ -50,9 +50,11 @@ def test_default_method_recovers_synthetic_modes(preset):
         bins = np.round(freq / bin_hz).astype(int)
         freq_err.append(np.abs(params.freq_hz[i, bins] - freq))
         decay_err.append(np.abs(params.decay_db_per_s[i, bins] - decay) / decay)
-        # The true modes are (all but at most one of) the strongest modes the analysis reports.
-        strongest = np.argsort(-params.power_db[i])[: len(bins)]
-        assert len(set(strongest) & set(bins)) >= len(bins) - 1
+        # True modes are reported stronger than the skirt they leave in the bins beside them
+        # (all but at most one: a weak mode may sit under the 30 dB noise).
+        own = params.power_db[i, bins]
+        above = (own > params.power_db[i, bins - 1]) & (own > params.power_db[i, bins + 1])
+        assert above.sum() >= len(bins) - 1
     assert np.median(np.concatenate(freq_err)) < 1.0
     assert np.median(np.concatenate(decay_err)) < 0.10
 

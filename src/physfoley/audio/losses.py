@@ -28,18 +28,31 @@ def mrstft_loss(pred: torch.Tensor, target: torch.Tensor, **kwargs) -> torch.Ten
     return auraloss.freq.MultiResolutionSTFTLoss(**kwargs).to(pred.device)(pred, target)
 
 
-def mrstft_per_clip(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+def mrstft_magnitudes(wave: torch.Tensor, eps: float = 1e-8) -> list[torch.Tensor]:
+    """auraloss's STFT magnitudes of `wave: Tensor[B, N]` at the three default resolutions."""
+    mags = []
+    for n_fft, hop, win in zip(FFT_SIZES, HOP_SIZES, WIN_LENGTHS, strict=True):
+        window = torch.hann_window(win, device=wave.device, dtype=wave.dtype)
+        spec = torch.stft(wave, n_fft, hop, win, window, return_complex=True)
+        mags.append(torch.sqrt(torch.clamp(spec.real**2 + spec.imag**2, min=eps)))
+    return mags
+
+
+def mrstft_per_clip(
+    pred: torch.Tensor,
+    target: torch.Tensor | None = None,
+    *,
+    target_mags: list[torch.Tensor] | None = None,
+) -> torch.Tensor:
     """auraloss-default MR-STFT distance of each clip: `pred, target: Tensor[B, N]` -> `Tensor[B]`.
 
-    Differentiable; equal to `mrstft_loss(pred[i:i+1], target[i:i+1])` for every i.
+    Differentiable; equal to `mrstft_loss(pred[i:i+1], target[i:i+1])` for every i. An optimiser
+    that compares many predictions with one target passes `target_mags=mrstft_magnitudes(target)`.
     """
+    if target_mags is None:
+        target_mags = mrstft_magnitudes(target)
     total = torch.zeros(pred.shape[0], device=pred.device, dtype=pred.dtype)
-    batch = pred.shape[0]
-    for n_fft, hop, win in zip(FFT_SIZES, HOP_SIZES, WIN_LENGTHS, strict=True):
-        window = torch.hann_window(win, device=pred.device, dtype=pred.dtype)
-        spec = torch.stft(torch.cat([pred, target]), n_fft, hop, win, window, return_complex=True)
-        mags = torch.sqrt(torch.clamp(spec.real**2 + spec.imag**2, min=eps))
-        x_mag, y_mag = mags[:batch], mags[batch:]
+    for x_mag, y_mag in zip(mrstft_magnitudes(pred), target_mags, strict=True):
         sc = (y_mag - x_mag).flatten(1).norm(dim=1) / y_mag.flatten(1).norm(dim=1)
         log_mag = (torch.log(x_mag) - torch.log(y_mag)).abs().flatten(1).mean(dim=1)
         total = total + sc + log_mag

@@ -40,6 +40,7 @@ from physfoley.errors import InputError
 # Power of a mode that an edit removed (high/low-pass, above Nyquist): 10^-15, inaudible but finite.
 SILENT_DB = -300.0
 METHODS = ("default", "reference")
+SKIRT_ATTENUATION_DB = 20.0
 
 
 @dataclass
@@ -382,6 +383,17 @@ def _spectral_peaks(db: torch.Tensor) -> torch.Tensor:
     return (energy >= padded[:, :-2]) & (energy >= padded[:, 2:])
 
 
+def _frame0_loss_db(decay_db_per_s: torch.Tensor, cfg: AudioConfig) -> torch.Tensor:
+    """How much quieter (dB) centred frame 0 reads a mode of this decay than its amplitude at
+    t = 0: frame 0 sees only the clip's first half-window, weighted by the decay."""
+    window = torch.hann_window(cfg.n_fft, periodic=True, dtype=torch.float64)
+    half = window[cfg.n_fft // 2 :]
+    n = torch.arange(half.numel(), dtype=torch.float64)
+    alpha = decay_db_per_s.double()[..., None] * (math.log(10.0) / 20.0) / cfg.sample_rate
+    seen = (half * torch.exp(-alpha * n)).sum(-1) / (window.sum() / 2)
+    return (-20.0 * torch.log10(seen.clamp_min(1e-12))).float()
+
+
 def _hann_scallop_db(offset_bins: torch.Tensor) -> torch.Tensor:
     """Loss (dB, >= 0) of a Hann-windowed STFT bin for a sinusoid `offset_bins` from its centre."""
     d = offset_bins.abs().clamp(max=0.999)
@@ -391,7 +403,7 @@ def _hann_scallop_db(offset_bins: torch.Tensor) -> torch.Tensor:
 
 
 def _fitted_envelopes(
-    db: torch.Tensor, cfg: AudioConfig, tail_frames: int = 8, margin_db: float = 6.0
+    db: torch.Tensor, cfg: AudioConfig, tail_frames: int = 8, margin_db: float = 0.0
 ):
     """Least-squares line through each bin's dB envelope, all bins and clips at once.
 
@@ -436,7 +448,7 @@ def analyze(
     preset: str | AudioConfig = "paper",
     method: str = "default",
     residual: bool = False,
-    residual_steps: int = 200,
+    residual_steps: int = 100,
     residual_lr: float = 0.05,
     num_bands: int | None = None,
     seed: int = 0,
@@ -476,12 +488,13 @@ def analyze(
         if method == "reference":
             freq, power, decay = _reference_modes(x, db, cfg)
         else:
-            freq, offset, has_peak = _interpolated_peaks(x, cfg)
-            power, decay = _fitted_envelopes(db, cfg)
-            power = power + _hann_scallop_db(offset)
-            power = torch.where(
-                has_peak & _spectral_peaks(db), power, torch.full_like(power, -cfg.top_db)
-            )
+            freq, offset, _ = _interpolated_peaks(x, cfg)
+            _, decay = _fitted_envelopes(db, cfg)
+            power = db[..., 0] + _frame0_loss_db(decay, cfg) + _hann_scallop_db(offset)
+            # A bin quieter than a neighbour mostly holds that neighbour's Hann skirt: keep it
+            # (it carries noise a real recording has) but 20 dB down, so a strong mode is not
+            # synthesised three times over.
+            power = torch.where(_spectral_peaks(db), power, power - SKIRT_ATTENUATION_DB)
     params = ModalParams(
         freq_hz=freq.float().numpy(),
         power_db=power.float().numpy(),
@@ -575,8 +588,8 @@ def resynthesize(
             from physfoley.audio.residual import ResidualSynth
 
             synth = ResidualSynth(
-                params.sample_rate,
-                params.num_samples,
+                sample_rate=params.sample_rate,
+                num_samples=params.num_samples,
                 band_edges_hz=np.asarray(params.band_edges_hz),
                 seed=params.residual_seed,
             )
@@ -605,3 +618,46 @@ def params_to_dict(params: ModalParams, top: int | None = None) -> dict[str, Any
             "band_decay_db_per_s": [float(v) for v in params.band_decay_db_per_s],
         }
     return doc
+
+
+# ------------------------------------------------------------------ clip cutting
+def onsets(wave: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+    """Onsets of a long recording via librosa (spectral flux, backtracked to the energy minimum
+    before each attack): (start samples [E] int, strengths [E]) in time order."""
+    import librosa
+
+    wave = np.asarray(wave, np.float32)
+    hop = 512
+    envelope = librosa.onset.onset_strength(y=wave, sr=sample_rate, hop_length=hop)
+    frames = librosa.onset.onset_detect(
+        onset_envelope=envelope, sr=sample_rate, hop_length=hop, units="frames"
+    )
+    if frames.size == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.float32)
+    backtracked = librosa.onset.onset_backtrack(frames, envelope)
+    samples = librosa.frames_to_samples(backtracked, hop_length=hop)
+    return samples.astype(np.int64), envelope[frames].astype(np.float32)
+
+
+def cut_clip(
+    wave: np.ndarray, sample_rate: int, num_samples: int, *, which: str = "strongest"
+) -> tuple[np.ndarray, int | None]:
+    """The analysis window of a recording: `wave[N]` -> (clip [<= num_samples], start sample).
+
+    Audio no longer than `num_samples` is returned whole (start None: analyse as is). Longer
+    audio is cut at its strongest onset (`which="strongest"`) or its first (`which="first"`);
+    with no detectable onset, at its loudest sample.
+    """
+    wave = np.asarray(wave, np.float32)
+    if wave.shape[-1] <= num_samples:
+        return wave, None
+    starts, strengths = onsets(wave, sample_rate)
+    if starts.size == 0:
+        start = int(np.argmax(np.abs(wave)))
+    elif which == "first":
+        start = int(starts[0])
+    elif which == "strongest":
+        start = int(starts[int(np.argmax(strengths))])
+    else:
+        raise InputError(f"unknown onset choice {which!r}; use 'strongest' or 'first'")
+    return wave[start : start + num_samples], start
