@@ -399,6 +399,8 @@ def run_eval(args: argparse.Namespace) -> int:
         raise InputError("--samples-per-clip must be at least 1")
     if args.steps is not None and args.steps < 1:
         raise InputError("--steps must be at least 1")
+    if args.generated and (args.max_clips or args.steps or args.sampler):
+        raise InputError("--max-clips, --steps and --sampler apply to --model, not --generated")
     if args.max_clips is not None and args.max_clips < 2:
         raise InputError("--max-clips must be at least 2 (FID needs two clips)")
     source = Path(args.model or args.generated)
