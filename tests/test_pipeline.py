@@ -254,3 +254,16 @@ def test_build_physics_bank_from_a_prepared_training_split(tmp_path):
     np.testing.assert_allclose(bank.keys, nu.numpy(), rtol=1e-4, atol=1e-5)
     _, dist = bank.search(nu.numpy())  # each training clip finds itself (or an identical twin)
     np.testing.assert_allclose(dist[:, 0], 0.0, atol=1e-3)
+
+
+def test_decode_video_downscales_large_videos_keeping_aspect(tmp_path):
+    from test_mux import make_video
+
+    from physfoley.pipeline import decode_video
+
+    path = make_video(tmp_path / "big.mp4", seconds=0.4, fps=25, size=96)
+    small = decode_video(path, max_side=48)
+    assert small.frames.shape[1:] == (48, 48, 3) and small.num_frames == 10
+    full = decode_video(path, max_side=480)
+    assert full.frames.shape[1:] == (96, 96, 3)
+    np.testing.assert_allclose(small.times_s, full.times_s)

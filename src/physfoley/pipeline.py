@@ -34,6 +34,8 @@ DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "assets" / "models" / "sma
 PHYSICS_FIELDS = ("freq_hz", "power_db", "decay_db_per_s", "band_weight", "band_decay_db_per_s")
 #: Peak the mix is brought down to when overlapping impacts would clip.
 MIX_PEAK = 0.99
+#: Videos are decoded with their longer side at most this many pixels (see `decode_video`).
+MAX_DECODE_SIDE = 480
 #: Length of the fade at the end of each generated clip (seconds).
 FADE_OUT_S = 0.01
 
@@ -124,6 +126,20 @@ def _resize_frames(frames: np.ndarray, size: int) -> np.ndarray:
     flat = frames.reshape(-1, *frames.shape[-3:])
     out = np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in flat])
     return out.reshape(*frames.shape[:-3], size, size, 3)
+
+
+def decode_video(path: str | os.PathLike, *, max_side: int = MAX_DECODE_SIDE) -> VideoFrames:
+    """Decode a video for synthesis, downscaled (aspect kept) so its longer side <= max_side.
+
+    The detector works at 224 px and the visual windows at the model's S x S, so decoding an HD
+    video at full size would only cost memory (10 s of 1080p is ~1.9 GB of RGB frames).
+    """
+    first = read_video(path, max_frames=1)  # size after rotation metadata is applied
+    scale = max_side / max(first.width, first.height)
+    if scale >= 1.0:
+        return read_video(path)
+    size = (max(2, round(first.width * scale)), max(2, round(first.height * scale)))
+    return read_video(path, size=size)
 
 
 class ImpactPipeline:
@@ -270,7 +286,7 @@ class ImpactPipeline:
 
         Raises `InputError` for an unreadable video or times outside it.
         """
-        frames = video if isinstance(video, VideoFrames) else read_video(video)
+        frames = video if isinstance(video, VideoFrames) else decode_video(video)
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % 2**31)
         duration = float(frames.duration_s)
