@@ -121,3 +121,27 @@ def test_times_outside_the_video_and_corrupt_video_exit_2_without_output(
         ["synthesize", str(video), "-o", out, "--sampler", "nope", *model],
         "sampler",
     )
+
+
+def test_real_greatest_hits_clip_gets_a_new_soundtrack(
+    capsys, tmp_path, tiny_model_dir, gh_demo_dir
+):
+    import av
+    import soundfile as sf
+
+    from physfoley.video.io import read_video
+
+    src = gh_demo_dir / "physics_driven_diffusion_model_sample_10.mp4"
+    out, vout = tmp_path / "o.flac", tmp_path / "o.mp4"
+    argv = ["synthesize", str(src), "-o", str(out), "--video-out", str(vout), "--seed", "0",
+            "--model", str(tiny_model_dir), "--json", "--times", "0.5,1.0"]  # fmt: skip
+    assert main(argv) == 0
+    doc = json.loads(capsys.readouterr().out)
+    duration = read_video(src).duration_s
+    wave, sr = sf.read(out)
+    assert abs(len(wave) - duration * sr) <= 1 and doc["duration_s"] == pytest.approx(duration)
+    with av.open(str(src)) as a, av.open(str(vout)) as b:
+        assert [bytes(p) for p in a.demux(a.streams.video[0]) if p.size] == [
+            bytes(p) for p in b.demux(b.streams.video[0]) if p.size
+        ]
+        assert len(b.streams.audio) == 1 and b.streams.audio[0].channels == 1  # replaced, mono
