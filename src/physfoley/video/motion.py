@@ -139,7 +139,7 @@ def _resize_all(gray: np.ndarray, work_size: int) -> tuple[np.ndarray, float]:
     return out, max(h / nh, w / nw)
 
 
-def _distinct_frames(work: np.ndarray, max_level: float = 4.0) -> np.ndarray:
+def _distinct_frames(work: np.ndarray, max_level: float = 2.0) -> np.ndarray:
     """[T] bool, False for a frame that repeats the previous one (99.9th percentile of the
     absolute difference <= `max_level` grey levels: only compression noise changed)."""
     t = work.shape[0]
@@ -211,7 +211,8 @@ def _motion_chunk(
 
     work : [T, H, W] uint8, times : [T]. For each frame t the pixel p of frame t-1 is followed
     to q = p + F_{t-1}(p) (raw flow); v_in = R_{t-1}(p)/dt, v_out = R_t(q)/dt (R: camera-
-    compensated flow); decel = max(|v_in| - v_out . v_in/|v_in|, 0), Gaussian-blurred.
+    compensated flow); decel = max(|v_in| - max(along, |perp|), 0) with along/perp the
+    components of v_out along/across v_in; texture-weighted, Gaussian-blurred.
     """
     import cv2
 
@@ -230,23 +231,23 @@ def _motion_chunk(
     # calls on [H, W] maps (numpy fancy-index bilinear sampling over [T, H, W] is 10x slower).
     for i in range(m):
         v_in = residual[i] / dt[i]
+        qx = xx + raw[i, ..., 0]
+        qy = yy + raw[i, ..., 1]
         v_out = (
-            cv2.remap(
-                residual[i + 1],
-                xx + raw[i, ..., 0],
-                yy + raw[i, ..., 1],
-                cv2.INTER_LINEAR,
-                borderMode=cv2.BORDER_REPLICATE,
-            )
+            cv2.remap(residual[i + 1], qx, qy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
             / dt[i + 1]
         )
         speed = cv2.magnitude(v_in[..., 0], v_in[..., 1])
-        along = (v_out[..., 0] * v_in[..., 0] + v_out[..., 1] * v_in[..., 1]) / np.maximum(
-            speed, 1e-6
-        )
-        # the part of the incoming motion that was stopped: a full stop or a reversal both
-        # score |v_in|; a slow drift that turns into a fast swing scores little
-        decel = speed - np.clip(along, 0.0, None)
+        inv = 1.0 / np.maximum(speed, 1e-6)
+        along = (v_out[..., 0] * v_in[..., 0] + v_out[..., 1] * v_in[..., 1]) * inv
+        perp = np.abs(v_out[..., 1] * v_in[..., 0] - v_out[..., 0] * v_in[..., 1]) * inv
+        # the part of the incoming motion that was stopped: a full stop or a straight rebound
+        # score |v_in|; motion that goes on, or turns sideways as fast (a jittering or rotating
+        # hand), scores little
+        decel = np.maximum(speed - np.maximum(along, perp), 0.0)
+        # a pixel carried out of (or to the edge of) the picture has no reliable v_out
+        gone = (qx < border) | (qx >= w - border) | (qy < border) | (qy >= h - border)
+        decel[gone] = 0.0
         # flow is only trustworthy where the picture has texture (uniform areas: aperture problem)
         gx = cv2.Sobel(work[i], cv2.CV_32F, 1, 0, ksize=3)
         gy = cv2.Sobel(work[i], cv2.CV_32F, 0, 1, ksize=3)
