@@ -448,8 +448,8 @@ def analyze(
     preset: str | AudioConfig = "paper",
     method: str = "default",
     residual: bool = False,
-    residual_steps: int = 100,
-    residual_lr: float = 0.05,
+    residual_steps: int = 60,
+    residual_lr: float = 0.1,
     num_bands: int | None = None,
     seed: int = 0,
     device: str | torch.device = "cpu",
@@ -562,44 +562,66 @@ def modal_synthesis(
     return out.reshape(out.shape[0], -1)[:, :num_samples]
 
 
+def _synthesis_parts(
+    params: ModalParams, residual: bool, phase: str
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(modes [B, N], residual [B, N] or None), neither normalised."""
+    as_t = lambda v: torch.as_tensor(np.atleast_2d(np.asarray(v, np.float32)))  # noqa: E731
+    modes = modal_synthesis(
+        as_t(params.freq_hz),
+        as_t(params.power_db),
+        as_t(params.decay_db_per_s),
+        params.sample_rate,
+        params.num_samples,
+        phase=phase,
+    )
+    if not (residual and params.has_residual):
+        return modes, None
+    from physfoley.audio.residual import ResidualSynth
+
+    synth = ResidualSynth(
+        sample_rate=params.sample_rate,
+        num_samples=params.num_samples,
+        band_edges_hz=np.asarray(params.band_edges_hz),
+        seed=params.residual_seed,
+    )
+    return modes, synth(as_t(params.band_weight), as_t(params.band_decay_db_per_s))
+
+
 def resynthesize(
-    params: ModalParams, *, residual: bool = True, normalize: bool = True, phase: str = "sine"
+    params: ModalParams,
+    *,
+    residual: bool = True,
+    normalize: bool = True,
+    phase: str = "sine",
+    level_from: ModalParams | None = None,
 ) -> np.ndarray:
     """Waveform of eq. 4 (+ the residual of eq. 5-6 when present and `residual`).
 
-    Returns np.ndarray float32 [N] (or [B, N] for batched params). With `normalize`, the modal
-    part is peak-normalised, the residual added, the sum peak-normalised again (as the reference
-    does) and finally scaled by `params.gain_db`.
+    Returns np.ndarray float32 [N] (or [B, N] for batched params). With `normalize`, the modes
+    are peak-normalised, the residual added, the sum peak-normalised again (as the reference
+    does), then scaled by `params.gain_db`. `level_from` (the unedited parameters of an edit)
+    takes both normalising factors from that sound instead, so an edit keeps every mode's
+    amplitude: removing modes makes the sound quieter rather than being normalised away.
     """
-    batched = params.batched
-    as_t = lambda v: torch.as_tensor(np.atleast_2d(np.asarray(v, np.float32)))  # noqa: E731
     with torch.no_grad():
-        wave = modal_synthesis(
-            as_t(params.freq_hz),
-            as_t(params.power_db),
-            as_t(params.decay_db_per_s),
-            params.sample_rate,
-            params.num_samples,
-            phase=phase,
+        modes, noise = _synthesis_parts(params, residual, phase)
+        if not normalize:
+            wave = modes if noise is None else modes + noise
+            out = wave.numpy().astype(np.float32)
+            return out if params.batched else out[0]
+        ref_modes, ref_noise = (
+            (modes, noise) if level_from is None else _synthesis_parts(level_from, residual, phase)
         )
-        if normalize:
-            wave = peak_normalize(wave)
-        if residual and params.has_residual:
-            from physfoley.audio.residual import ResidualSynth
-
-            synth = ResidualSynth(
-                sample_rate=params.sample_rate,
-                num_samples=params.num_samples,
-                band_edges_hz=np.asarray(params.band_edges_hz),
-                seed=params.residual_seed,
-            )
-            wave = wave + synth(as_t(params.band_weight), as_t(params.band_decay_db_per_s))
-            if normalize:
-                wave = peak_normalize(wave)
-        if normalize:
-            wave = wave * (10.0 ** (params.gain_db / 20.0))
+        modal_gain = 1.0 / ref_modes.abs().amax(-1, keepdim=True).clamp_min(1e-12)
+        wave = modes * modal_gain
+        if noise is not None:
+            ref = ref_modes * modal_gain + (ref_noise if ref_noise is not None else 0.0)
+            total_gain = 1.0 / ref.abs().amax(-1, keepdim=True).clamp_min(1e-12)
+            wave = (wave + noise) * total_gain
+        wave = wave * (10.0 ** (params.gain_db / 20.0))
     out = wave.numpy().astype(np.float32)
-    return out if batched else out[0]
+    return out if params.batched else out[0]
 
 
 def params_to_dict(params: ModalParams, top: int | None = None) -> dict[str, Any]:
@@ -623,7 +645,7 @@ def params_to_dict(params: ModalParams, top: int | None = None) -> dict[str, Any
 # ------------------------------------------------------------------ clip cutting
 def onsets(wave: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
     """Onsets of a long recording via librosa (spectral flux, backtracked to the energy minimum
-    before each attack): (start samples [E] int, strengths [E]) in time order."""
+    before each attack): (start samples [E] int, peak amplitude of each hit [E]) in time order."""
     import librosa
 
     wave = np.asarray(wave, np.float32)
@@ -635,8 +657,13 @@ def onsets(wave: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
     if frames.size == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.float32)
     backtracked = librosa.onset.onset_backtrack(frames, envelope)
-    samples = librosa.frames_to_samples(backtracked, hop_length=hop)
-    return samples.astype(np.int64), envelope[frames].astype(np.float32)
+    samples = librosa.frames_to_samples(backtracked, hop_length=hop).astype(np.int64)
+    # Strength = peak amplitude of the hit (first 50 ms): spectral flux is measured in dB, so a
+    # quiet tap out of silence would otherwise outrank a loud hit over a ringing tail.
+    attack = max(1, int(0.05 * sample_rate))
+    padded = np.concatenate([np.abs(wave), np.zeros(attack, np.float32)])
+    windows = np.lib.stride_tricks.sliding_window_view(padded, attack)[samples]
+    return samples, windows.max(axis=1).astype(np.float32)
 
 
 def cut_clip(

@@ -197,8 +197,8 @@ def fit_residual(
     clips: torch.Tensor,
     *,
     num_bands: int = 100,
-    steps: int = 100,
-    lr: float = 0.05,
+    steps: int = 60,
+    lr: float = 0.1,
     seed: int = 0,
     device: str | torch.device = "cpu",
 ):
