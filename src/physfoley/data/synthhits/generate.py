@@ -328,9 +328,9 @@ def generate_video(
             )
     sr = SAMPLE_RATE
     rng = np.random.default_rng(seed)
-    mpp = float(rng.uniform(0.0013, 0.0026))  # the frame spans 0.29-0.58 m: a close-up
+    mpp = float(rng.uniform(0.0011, 0.0021))  # the frame spans 0.25-0.47 m: a close-up
     if materials is None:
-        n_obj = int(rng.choice([1, 2, 3], p=[0.6, 0.3, 0.1]))
+        n_obj = int(rng.choice([1, 2, 3], p=[0.65, 0.28, 0.07]))
         mats = [MATERIALS[i] for i in rng.choice(len(MATERIALS), n_obj, replace=False)]
     else:
         n_obj, mats = len(materials), list(materials)
@@ -551,6 +551,7 @@ def generate_video(
         "gain": float(f"{gain:.6g}"),
         "hits_dropped_inaudible": planned - len(events),
         "picture": {
+            "setting": scene.params["setting"],
             "table_y": scene.table_y,
             "light_base": round(float(light_base), 4),
             "light_tint": [round(float(x), 4) for x in tint],

@@ -23,15 +23,33 @@ SIZE = 224
 SKIN_RGB = ((224, 172, 140), (198, 134, 100), (150, 100, 70), (240, 200, 170), (110, 75, 55))
 # Painted drumsticks: hues far from skin, wood and most object colours (see `_avoid_hue`).
 STICK_RGB = ((40, 70, 200), (30, 150, 70), (120, 50, 170), (20, 150, 160))
-# Rooms and grounds: painted walls, brick, hedges; wooden and laminate tables, concrete, grass, soil.
-WALL_RGB = (
-    (235, 232, 222), (214, 205, 185), (190, 190, 190), (160, 175, 190), (175, 190, 165),
-    (150, 90, 75), (90, 90, 95), (60, 95, 55), (200, 180, 150), (120, 140, 160),
-)  # fmt: skip
-TABLE_RGB = (
-    (150, 105, 65), (185, 145, 100), (110, 80, 55), (205, 200, 190), (130, 130, 128),
-    (95, 95, 100), (80, 110, 50), (110, 90, 65), (225, 225, 220), (60, 50, 45),
-)  # fmt: skip
+# Settings: walls (or hedges, sky) and the surface things stand on, and the materials at home there.
+SETTINGS = {
+    "kitchen": {
+        "walls": ((235, 232, 222), (210, 220, 225), (225, 215, 195), (200, 200, 200)),
+        "grounds": ((225, 225, 220), (205, 200, 190), (130, 130, 128), (185, 145, 100)),
+        "textures": ("matte", "smooth", "grain"),
+        "materials": ("ceramic", "glass", "plastic", "metal"),
+    },
+    "workshop": {
+        "walls": ((190, 190, 190), (150, 150, 155), (200, 180, 150), (120, 140, 160)),
+        "grounds": ((150, 105, 65), (110, 80, 55), (95, 95, 100), (130, 130, 128)),
+        "textures": ("grain", "speckle"),
+        "materials": ("wood", "metal", "drywall", "plastic"),
+    },
+    "living room": {
+        "walls": ((214, 205, 185), (175, 190, 165), (160, 175, 190), (235, 232, 222)),
+        "grounds": ((150, 70, 60), (120, 100, 80), (90, 90, 120), (170, 160, 140)),
+        "textures": ("fuzz", "grain"),
+        "materials": ("cloth", "carpet", "paper", "drywall"),
+    },
+    "outdoors": {
+        "walls": ((60, 95, 55), (150, 90, 75), (120, 150, 190), (90, 90, 95)),
+        "grounds": ((80, 110, 50), (110, 90, 65), (130, 120, 105), (100, 100, 95)),
+        "textures": ("speckle", "fuzz"),
+        "materials": ("rock", "wood", "metal", "glass"),
+    },
+}
 
 
 @dataclass
@@ -211,18 +229,25 @@ def build_scene(
     stick_rgb = _jitter_color(STICK_RGB[int(rng.integers(len(STICK_RGB)))], rng, 0.1)
     skin = _jitter_color(SKIN_RGB[int(rng.integers(len(SKIN_RGB)))], rng, 0.08)
     table_y = int(rng.integers(60, 120))
-    # wall and table
+    # where things are hit: usually a setting that suits the first object (carpet on a floor,
+    # rocks outdoors, mugs in a kitchen), sometimes any
+    fitting = [k for k, v in SETTINGS.items() if materials[0].name in v["materials"]]
+    names = list(SETTINGS)
+    setting = str(rng.choice(fitting if fitting and rng.random() < 0.75 else names))
+    st = SETTINGS[setting]
     wall_rgb = _avoid_hue(
-        _jitter_color(WALL_RGB[int(rng.integers(len(WALL_RGB)))], rng, 0.15), stick_rgb, rng
+        _jitter_color(st["walls"][int(rng.integers(len(st["walls"])))], rng, 0.15), stick_rgb, rng
     )
     table_rgb = _avoid_hue(
-        _jitter_color(TABLE_RGB[int(rng.integers(len(TABLE_RGB)))], rng, 0.15), stick_rgb, rng
+        _jitter_color(st["grounds"][int(rng.integers(len(st["grounds"])))], rng, 0.15),
+        stick_rgb,
+        rng,
     )
     bg = np.zeros((SIZE, SIZE, 3), np.float32)
     bg[:table_y] = texture(
         "matte" if rng.random() < 0.6 else "speckle", wall_rgb, table_y, SIZE, rng
     )
-    tex = ["grain", "matte", "speckle", "fuzz"][int(rng.integers(4))]
+    tex = st["textures"][int(rng.integers(len(st["textures"])))]
     bg[table_y:] = texture(tex, table_rgb, SIZE - table_y, SIZE, rng)
     bg_u8 = np.ascontiguousarray(np.clip(bg, 0, 255).astype(np.uint8))
     # clutter behind the objects (boxes, books, cups, cables), out of focus
@@ -345,6 +370,7 @@ def build_scene(
         stick_pivot_x=float(rng.uniform(70, 154)),
         skin_rgb=skin,
         params={
+            "setting": setting,
             "wall_rgb": list(wall_rgb),
             "table_rgb": list(table_rgb),
             "table_y": table_y,
