@@ -260,12 +260,24 @@ class ModalParams:
             raise InputError(f"{path}: residual bands without band_edges_hz")
         return params
 
-    def modes_table(self, top: int | None = None) -> list[dict[str, float]]:
-        """Modes of one clip as dicts, strongest first (silenced modes left out)."""
+    def peak_mask(self) -> np.ndarray:
+        """bool [K] or [B, K]: modes at least as strong as both neighbouring bins (a mode's own
+        bin rather than the skirt of a neighbour's)."""
+        power = np.asarray(self.power_db)
+        pad = np.pad(power, [(0, 0)] * (power.ndim - 1) + [(1, 1)], constant_values=-np.inf)
+        return (power >= pad[..., :-2]) & (power >= pad[..., 2:]) & (power > SILENT_DB + 1)
+
+    def modes_table(
+        self, top: int | None = None, *, peaks_only: bool = False
+    ) -> list[dict[str, Any]]:
+        """Modes of one clip as dicts (freq_hz, power_db, decay_db_per_s, bin, peak), strongest
+        first; silenced modes left out, skirt bins too with `peaks_only`."""
         if self.batched:
             raise InputError("modes_table() needs one clip; use select(i) first")
+        peak = self.peak_mask()
         order = np.argsort(-self.power_db, kind="stable")
-        order = [i for i in order if self.power_db[i] > SILENT_DB + 1]
+        keep = (self.power_db[order] > SILENT_DB + 1) & (peak[order] | (not peaks_only))
+        order = order[keep]
         if top is not None:
             order = order[:top]
         return [
@@ -273,6 +285,8 @@ class ModalParams:
                 "freq_hz": float(self.freq_hz[i]),
                 "power_db": float(self.power_db[i]),
                 "decay_db_per_s": float(self.decay_db_per_s[i]),
+                "bin": int(i),
+                "peak": bool(peak[i]),
             }
             for i in order
         ]
@@ -624,14 +638,16 @@ def resynthesize(
     return out if params.batched else out[0]
 
 
-def params_to_dict(params: ModalParams, top: int | None = None) -> dict[str, Any]:
+def params_to_dict(
+    params: ModalParams, top: int | None = None, *, peaks_only: bool = False
+) -> dict[str, Any]:
     """JSON-ready summary of one clip's parameters (modes strongest first)."""
     doc: dict[str, Any] = {
         "sample_rate": params.sample_rate,
         "num_samples": params.num_samples,
         "method": params.method,
         "num_modes": int(np.size(params.freq_hz)),
-        "modes": params.modes_table(top),
+        "modes": params.modes_table(top, peaks_only=peaks_only),
     }
     if params.has_residual:
         doc["residual"] = {

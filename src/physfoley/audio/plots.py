@@ -49,7 +49,7 @@ def plot_modal_analysis(
     db = (db - db.max()).clamp_min(-cfg.top_db).numpy()
     times = np.arange(db.shape[1]) * cfg.hop_length / cfg.sample_rate
     freqs = np.arange(db.shape[0]) * cfg.sample_rate / cfg.n_fft
-    modes = np.argsort(-params.power_db)[:top]
+    modes = np.array([m["bin"] for m in params.modes_table(top, peaks_only=True)], dtype=int)
     colors = plt.cm.tab10(np.arange(len(modes)) % 10)
 
     fig, (ax_spec, ax_env) = plt.subplots(1, 2, figsize=(12, 4.8), constrained_layout=True)

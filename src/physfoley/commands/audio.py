@@ -92,7 +92,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="list only the N strongest modes (JSON and summary)",
+        help="list only the N strongest spectral peaks (skips the bins beside a mode); default: JSON lists all modes, the summary 10",
     )
     p.add_argument("--force", action="store_true", help="overwrite existing output files")
     p.set_defaults(func=run_analyze)
@@ -237,7 +237,7 @@ def _analyse(clip, cfg, method: str, residual: bool):
 
 def _summary(params, top: int) -> str:
     lines = [f"{'freq (Hz)':>10} {'power (dB)':>11} {'decay (dB/s)':>13}"]
-    for mode in params.modes_table(top):
+    for mode in params.modes_table(top, peaks_only=True):
         lines.append(
             f"{mode['freq_hz']:10.1f} {mode['power_db']:11.1f} {mode['decay_db_per_s']:13.1f}"
         )
@@ -277,7 +277,7 @@ def run_analyze(args: argparse.Namespace) -> int:
             path.unlink(missing_ok=True)
         raise
     if args.json:
-        doc = params_to_dict(params, args.top)
+        doc = params_to_dict(params, args.top, peaks_only=args.top is not None)
         doc.update(source=str(args.audio), preset=cfg.name, onset_s=onset_s)
         print(json.dumps(doc))
     else:
