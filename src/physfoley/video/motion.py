@@ -3,7 +3,7 @@
 How it works (details and failure modes in docs/detection.md):
 
 1. Frames are decoded with real presentation times (`read_video`), converted to grayscale and
-   resized so that the long side is `work_size` pixels (never upscaled).
+   resized so that the long side is `work_size` pixels (default 160; never upscaled).
 2. OpenCV DIS optical flow between consecutive frames gives F_t [H, W, 2] (pixels per frame).
 3. Camera motion (shake, pans, slow zoom) is removed by fitting an affine motion field to each
    flow with iteratively reweighted least squares (vectorised over frames) and subtracting it;
@@ -48,6 +48,9 @@ DEFAULT_RELATIVE_THRESHOLD = 2.0
 
 #: Sobel gradient magnitude (grey levels) at which flow is fully trusted.
 TEXTURE_LEVEL = 40.0
+
+#: Long side (pixels) of the frames the flow is computed on (larger videos are downscaled).
+DEFAULT_WORK_SIZE = 160
 
 #: Default minimum separation of two impacts of one striker (seconds).
 DEFAULT_MIN_SEPARATION_S = 0.2
@@ -130,12 +133,9 @@ def _resize_all(gray: np.ndarray, work_size: int) -> tuple[np.ndarray, float]:
     if scale <= 1.0:
         return gray, 1.0
     nw, nh = max(8, round(w / scale)), max(8, round(h / scale))
-    # resize all frames at once: frames stacked on the channel axis (cv2 handles <=512 channels)
     out = np.empty((t, nh, nw), np.uint8)
-    for s in range(0, t, 500):
-        chunk = np.moveaxis(gray[s : s + 500], 0, -1)
-        r = cv2.resize(chunk, (nw, nh), interpolation=cv2.INTER_AREA)
-        out[s : s + 500] = np.moveaxis(r.reshape(nh, nw, -1), -1, 0)
+    for i in range(t):  # OpenCV resizes one image at a time
+        out[i] = cv2.resize(gray[i], (nw, nh), interpolation=cv2.INTER_AREA)
     return out, max(h / nh, w / nw)
 
 
@@ -165,6 +165,14 @@ def compute_flow(gray: np.ndarray, preset: str = "fast") -> np.ndarray:
         "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
         "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
     }
+    if preset == "farneback":  # slower, but follows large displacements of thin strikers better
+        t, h, w = gray.shape
+        flow = np.empty((max(t - 1, 0), h, w, 2), np.float32)
+        for i in range(t - 1):
+            flow[i] = cv2.calcOpticalFlowFarneback(
+                gray[i], gray[i + 1], None, 0.5, 4, 9, 3, 5, 1.1, 0
+            )
+        return flow
     if preset not in presets:
         raise InputError(f"unknown flow preset {preset!r}; use one of {sorted(presets)}")
     dis = cv2.DISOpticalFlow_create(presets[preset])
@@ -278,7 +286,7 @@ def motion_track(
     video: VideoFrames | np.ndarray,
     *,
     times_s: np.ndarray | None = None,
-    work_size: int = 224,
+    work_size: int = DEFAULT_WORK_SIZE,
     flow_preset: str = "fast",
     chunk: int = 256,
 ) -> tuple[MotionTrack, dict[str, np.ndarray]]:
@@ -360,7 +368,7 @@ def detect_impacts(
     threshold: float = DEFAULT_THRESHOLD,
     relative_threshold: float = DEFAULT_RELATIVE_THRESHOLD,
     min_separation_s: float = DEFAULT_MIN_SEPARATION_S,
-    work_size: int = 224,
+    work_size: int = DEFAULT_WORK_SIZE,
     flow_preset: str = "fast",
     return_track: bool = False,
 ):
