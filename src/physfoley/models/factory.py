@@ -127,8 +127,11 @@ MODEL_PRESETS: dict[str, ModelConfig] = {
             stem_width=16,
             num_segments=8,
             input_size=96,
+            dropout=0.2,
         ),
-        denoiser=DenoiserConfig(kind="dit", dit_dim=192, dit_depth=4, dit_heads=4),
+        denoiser=DenoiserConfig(
+            kind="dit", dit_dim=128, dit_depth=4, dit_heads=4, dit_mlp_ratio=2.0
+        ),
         diffusion=DiffusionConfig(sampler="dpmsolver++", steps=25, guidance_scale=1.0),
     ),
 }

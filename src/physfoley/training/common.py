@@ -74,6 +74,7 @@ class VisualTrainConfig(TrainConfig):
     stage: str = "visual"
     label_smoothing: float = 0.1
     flip_prob: float = 0.5  # horizontal flip augmentation
+    crop_scale_min: float = 0.7  # random square crops of 70-100 % of the frame side (1 = off)
     infer_batch_size: int = 32
 
 

@@ -23,6 +23,19 @@ WEIGHTS = "visual_encoder.safetensors"
 INFO = "visual.json"
 
 
+def _random_crop(frames: torch.Tensor, scale_min: float) -> torch.Tensor:
+    """One random square crop (side in [scale_min, 1] of the frame) for the whole batch.
+
+    frames: Tensor[B, T, S, S, 3] -> Tensor[B, T, s, s, 3]; the encoder resizes to its input size.
+    """
+    size = frames.shape[2]
+    if scale_min >= 1:
+        return frames
+    side = int(torch.randint(int(scale_min * size), size + 1, ()))
+    y0, x0 = (int(v) for v in torch.randint(0, size - side + 1, (2,)))
+    return frames[:, :, y0 : y0 + side, x0 : x0 + side]
+
+
 def _labels(data, rows: np.ndarray) -> torch.Tensor:
     return torch.as_tensor([data.index[r]["material_id"] for r in rows], dtype=torch.long)
 
@@ -89,7 +102,8 @@ def train_visual(
             idx = segment_indices(window, num_segments, random=True).numpy()
             x = torch.from_numpy(np.ascontiguousarray(frames[batch][:, idx]))
             flip = torch.rand(len(batch)) < cfg.flip_prob
-            x = torch.where(flip[:, None, None, None, None], x.flip(3), x).to(env.device)
+            x = torch.where(flip[:, None, None, None, None], x.flip(3), x)
+            x = _random_crop(x, cfg.crop_scale_min).to(env.device)
             y = _labels(data, batch).to(env.device)
             logits, _ = net(x)
             loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
