@@ -130,13 +130,16 @@ def main() -> None:
     ap.add_argument("--synth", type=Path, help="SynthHits folder (NAME_physics.json files)")
     ap.add_argument("--max-videos", type=int, default=None)
     ap.add_argument("--threshold", type=float, default=None)
+    ap.add_argument("--gh-tol", type=int, default=2, help="frames (default 2)")
+    ap.add_argument("--synth-tol", type=int, default=1, help="frames (default 1)")
     args = ap.parse_args()
     kw = {} if args.threshold is None else {"threshold": args.threshold}
     if args.gh:
-        print(json.dumps({"greatest_hits_demo(+-2 frames)": eval_gh(args.gh, **kw)}, indent=1))
+        res = eval_gh(args.gh, tol=args.gh_tol, **kw)
+        print(json.dumps({f"greatest_hits_demo(+-{args.gh_tol} frames)": res}, indent=1))
     if args.synth:
-        res = eval_synth(args.synth, max_videos=args.max_videos, **kw)
-        print(json.dumps({"synthhits(+-1 frame)": res}, indent=1))
+        res = eval_synth(args.synth, tol=args.synth_tol, max_videos=args.max_videos, **kw)
+        print(json.dumps({f"synthhits(+-{args.synth_tol} frames)": res}, indent=1))
     if not (args.gh or args.synth):
         ap.error("give --gh and/or --synth")
 
