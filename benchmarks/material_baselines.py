@@ -5,7 +5,8 @@ energy and power-weighted decay in 16 log-spaced frequency bands, the strongest 
 Picture side: frame statistics of the 22-frame window (colour histograms of the onset frame,
 mean/std colour over the window and in the image centre, a coarse gradient-energy texture cue).
 Both: logistic regression (standardised) and a random forest, trained on the prepared `train`
-split and scored on `test` (split by video), against the majority-class rate.
+split and scored on `test` (split by video): accuracy and balanced (mean per-class) accuracy,
+against the majority-class rate (balanced chance = 1 / number of materials).
 
 Usage: .venv/bin/python benchmarks/material_baselines.py PREPARED_DIR [--json]
 """
@@ -105,10 +106,16 @@ def evaluate(x_train, y_train, x_test, y_test, seed: int = 0) -> dict[str, float
         ),
         "random_forest": RandomForestClassifier(n_estimators=300, random_state=seed, n_jobs=1),
     }
-    return {
-        name: float((model.fit(x_train, y_train).predict(x_test) == y_test).mean())
-        for name, model in models.items()
-    }
+    from sklearn.metrics import balanced_accuracy_score
+
+    scores = {}
+    for name, model in models.items():
+        predicted = model.fit(x_train, y_train).predict(x_test)
+        scores[name] = {
+            "accuracy": float((predicted == y_test).mean()),
+            "balanced_accuracy": float(balanced_accuracy_score(y_test, predicted)),
+        }
+    return scores
 
 
 def main() -> None:
@@ -148,7 +155,10 @@ def main() -> None:
     )
     for side in ("sound", "picture"):
         for model, acc in result[side].items():
-            print(f"  {side:8s} {model:20s} test accuracy {acc:.3f}")
+            print(
+                f"  {side:8s} {model:20s} test accuracy {acc['accuracy']:.3f} "
+                f"(balanced {acc['balanced_accuracy']:.3f})"
+            )
     print(f"  ({result['seconds']} s)")
 
 
