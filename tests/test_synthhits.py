@@ -58,18 +58,20 @@ def contact_frame_from_video(
     mask: np.ndarray, x: float, y: float, around: int, scratch: bool
 ) -> int:
     """Frame (near `around`) where the stick's tip meets the surface at (x, y): for a hit, the
-    first frame where its lowest pixel is at its lowest; for a scratch (the tip then slides
-    along the surface), the first frame where it is within 3 px of the contact point."""
+    first frame where its lowest pixel is at (within 1.5 px of) its lowest; for a scratch the tip
+    then slides away along the surface, so only frames up to one after `around` count."""
     xi, yi = int(round(x)), int(round(y))
-    frames = list(range(max(around - 6, 0), min(around + 7, mask.shape[0])))
+    frames = list(range(max(around - 3, 0), min(around + 4, mask.shape[0])))
     lows = []
     for f in frames:
         win = mask[f, max(yi - 40, 0) : yi + 4, max(xi - 8, 0) : xi + 9]
-        rows = np.nonzero(win.any(axis=1))[0]
+        rows = np.nonzero(win.sum(axis=1) >= 2)[0]  # >= 2 pixels: not a speck of noise
         lows.append(rows.max() + max(yi - 40, 0) if len(rows) else -1)
     lows = np.array(lows)
-    level = yi - 3 if scratch else lows.max() - 1.5
-    return frames[int(np.nonzero(lows >= level)[0][0])]
+    if scratch:  # after touch-down the tip slides out of the window: look up to one frame after
+        lows = np.where(np.array(frames) <= around + 1, lows, -1)
+    found = np.nonzero(lows >= lows.max() - 1.5)[0]
+    return frames[int(found[0])] if len(found) else None
 
 
 def check_ground_truth(folder: Path) -> dict:
@@ -105,7 +107,11 @@ def check_ground_truth(folder: Path) -> dict:
                 int(round(t * FPS)),
                 hit["action"] == "scratch",
             )
-            if abs(cf - hit["contact_frame"]) <= 1 and hit["contact_frame"] == round(t * FPS):
+            if (
+                cf is not None
+                and abs(cf - hit["contact_frame"]) <= 1
+                and hit["contact_frame"] == round(t * FPS)
+            ):
                 counts["frame_ok"] += 1
             else:
                 errors.append((js.name, t, "frame", cf, hit["contact_frame"]))

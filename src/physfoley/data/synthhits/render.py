@@ -92,8 +92,8 @@ def _avoid_hue(rgb, stick_rgb, rng: np.random.Generator):
     h, s, v = _hue(rgb)
     hs = _hue(stick_rgb)[0]
     d = min(abs(h - hs), 1 - abs(h - hs))
-    if d < 0.12 and s > 0.25:
-        s = float(rng.uniform(0.05, 0.2))
+    if d < 0.15 and s > 0.2:
+        s = float(rng.uniform(0.05, 0.15))
     return tuple(int(round(c * 255)) for c in colorsys.hsv_to_rgb(h, s, v))
 
 
