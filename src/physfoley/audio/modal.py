@@ -11,7 +11,7 @@ Two analysis methods, both batched over clips and modes with no Python loop over
 - `reference`: the public code's conventions (REFERENCE_NOTES.md) with its frequency-axis bug
   fixed: frequency = peak of the clip's full-length FFT within half a bin of the bin centre,
   power = dB of frame 0, decay = 60 / (time of the first frame at the -80 dB floor).
-- `default`: built to reconstruct real recordings. Frequency from a 6x zero-padded FFT with
+- `default`: built to reconstruct real recordings. Frequency from a zero-padded FFT (>= 4x) with
   log-parabolic peak interpolation (sub-0.1-bin accuracy); decay and power from a least-squares
   line through each bin's whole dB envelope, from the first frame whose window lies inside the
   clip until the envelope reaches that bin's own noise floor (masked regression over all bins at
@@ -312,9 +312,10 @@ def prepare_clips(
     return peak_normalize(x), peak, batched
 
 
-def _db_spectrogram(mag: torch.Tensor, top_db: float) -> torch.Tensor:
-    """librosa.amplitude_to_db(mag, ref=max, top_db) per clip: `[B, F, T]` -> dB in [-top_db, 0]."""
-    db = 20.0 * torch.log10(mag.clamp_min(1e-5))
+def _db_spectrogram(spec: torch.Tensor, top_db: float) -> torch.Tensor:
+    """librosa.amplitude_to_db(|spec|, ref=max, top_db) per clip: complex `[B, F, T]` -> dB in
+    [-top_db, 0] (from re^2 + im^2: no complex abs)."""
+    db = 10.0 * torch.log10(torch.view_as_real(spec).square().sum(-1).clamp_min(1e-10))
     db = db - db.flatten(1).amax(dim=1)[:, None, None]
     return db.clamp_min(-top_db)
 
@@ -356,7 +357,7 @@ def _reference_modes(
 
 
 def _interpolated_peaks(
-    x: torch.Tensor, cfg: AudioConfig, zero_pad: int = 6
+    x: torch.Tensor, cfg: AudioConfig, zero_pad: int = 4
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Sub-bin mode frequencies from a zero-padded FFT with log-parabolic interpolation.
 
@@ -366,7 +367,8 @@ def _interpolated_peaks(
     """
     sr, n_fft = cfg.sample_rate, cfg.n_fft
     n_fine = 1 << int(math.ceil(math.log2(zero_pad * x.shape[-1])))
-    log_mag = torch.log(torch.fft.rfft(x, n=n_fine, dim=-1).abs() + 1e-9)  # [B, n_fine/2+1]
+    spectrum = torch.view_as_real(torch.fft.rfft(x, n=n_fine, dim=-1))
+    log_mag = 0.5 * torch.log(spectrum.square().sum(-1) + 1e-18)  # [B, n_fine/2+1], no hypot
     fine_per_bin = n_fine / n_fft  # fine FFT bins per STFT bin
     half = int(math.floor(fine_per_bin / 2))
     centre = torch.round(torch.arange(cfg.num_freqs) * fine_per_bin).long()
@@ -399,12 +401,21 @@ def _spectral_peaks(db: torch.Tensor) -> torch.Tensor:
 
 def _frame0_loss_db(decay_db_per_s: torch.Tensor, cfg: AudioConfig) -> torch.Tensor:
     """How much quieter (dB) centred frame 0 reads a mode of this decay than its amplitude at
-    t = 0: frame 0 sees only the clip's first half-window, weighted by the decay."""
-    window = torch.hann_window(cfg.n_fft, periodic=True, dtype=torch.float64)
-    half = window[cfg.n_fft // 2 :]
-    n = torch.arange(half.numel(), dtype=torch.float64)
-    alpha = decay_db_per_s.double()[..., None] * (math.log(10.0) / 20.0) / cfg.sample_rate
-    seen = (half * torch.exp(-alpha * n)).sum(-1) / (window.sum() / 2)
+    t = 0: frame 0 sees only the clip's first half-window, weighted by the decay.
+
+    With r = exp(-alpha) per sample and the periodic Hann window's right half
+    0.5 (1 + cos(2 pi n / n_fft)), n < M = n_fft / 2, the weight is a closed-form geometric sum
+    (e^(i pi) = -1 makes the cosine part (1 + r^M) / (1 - r e^(i 2 pi / n_fft))).
+    """
+    m = cfg.n_fft // 2
+    alpha = (decay_db_per_s.double() * (math.log(10.0) / 20.0) / cfg.sample_rate).clamp_min(1e-12)
+    r = torch.exp(-alpha)
+    r_m = torch.exp(-alpha * m)
+    flat = torch.expm1(-alpha * m) / torch.expm1(-alpha)  # sum of r^n, n < M
+    omega = 2 * math.pi / cfg.n_fft
+    denom = torch.complex(1.0 - r * math.cos(omega), -r * math.sin(omega))
+    cosine = ((1.0 + r_m) / denom).real
+    seen = 0.5 * (flat + cosine) / (m / 2.0)  # a full frame of an undecayed mode reads M / 2
     return (-20.0 * torch.log10(seen.clamp_min(1e-12))).float()
 
 
@@ -498,7 +509,7 @@ def analyze(
         )
     with torch.no_grad():
         x, peak, batched = prepare_clips(wave, cfg)
-        db = _db_spectrogram(stft(x, cfg).abs(), cfg.top_db)
+        db = _db_spectrogram(stft(x, cfg), cfg.top_db)
         if method == "reference":
             freq, power, decay = _reference_modes(x, db, cfg)
         else:

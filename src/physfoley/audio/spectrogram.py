@@ -181,8 +181,8 @@ def griffin_lim(
     for _ in range(n_iter):
         inverse = istft(mag * angles, cfg, length=length)
         rebuilt = stft(inverse, cfg)
-        angles = rebuilt - previous * (momentum / (1.0 + momentum))
-        angles = angles / (angles.abs() + 1e-16)
+        # sgn(z) = z / |z| in one kernel (0 stays 0), cheaper than abs + divide on complex.
+        angles = torch.sgn(rebuilt - previous * (momentum / (1.0 + momentum)))
         previous = rebuilt
     wave = istft(mag * angles, cfg, length=length)
     return wave[0] if unbatched else wave
