@@ -165,3 +165,9 @@ def test_entry_point_json_only_on_stdout(bar_video):
     )
     assert res.returncode == 0, res.stderr
     json.loads(res.stdout)
+
+
+def test_zero_frames(capsys, tmp_path):
+    path = _write_video(tmp_path / "empty.mp4", np.zeros((0, 64, 64, 3), np.uint8))
+    code, out, err = _run(["detect", str(path)], capsys)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
