@@ -145,3 +145,26 @@ def test_real_greatest_hits_clip_gets_a_new_soundtrack(
             bytes(p) for p in b.demux(b.streams.video[0]) if p.size
         ]
         assert len(b.streams.audio) == 1 and b.streams.audio[0].channels == 1  # replaced, mono
+
+
+def test_demo_writes_video_soundtrack_plot_and_audio_edits(capsys, tmp_path, tiny_model_dir):
+    import av
+    import soundfile as sf
+
+    out = tmp_path / "demo"
+    argv = ["demo", "--out", str(out), "--model", str(tiny_model_dir), "--seconds", "3", "--json"]
+    assert main(argv) == 0
+    doc = json.loads(capsys.readouterr().out)
+    video = doc["video"]
+    assert {p.name for p in out.iterdir()} >= {"out.wav", "out.mp4", "spectrogram.png", "audio"}
+    assert (out / "audio" / "resynth.wav").is_file() and (out / "audio" / "analysis.png").is_file()
+    wave, sr = sf.read(out / "out.wav")
+    assert len(wave) == round(video["duration_s"] * sr) and video["annotated_hits"]
+    assert all(i["neighbour"].startswith("train_") for i in video["impacts"])
+    with av.open(str(out / "out.mp4")) as c:
+        assert len(c.streams.video) == 1 and len(c.streams.audio) == 1
+    assert (out / "spectrogram.png").read_bytes()[:4] == b"\x89PNG"
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*")}
+    assert main(argv) == 2  # no --force: nothing rewritten
+    assert "--force" in capsys.readouterr().err
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == before
