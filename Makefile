@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/physfoley demo --out demo
+	$(BIN)/physfoley demo --out demo --force
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
