@@ -122,21 +122,21 @@ def check_ground_truth(folder: Path) -> dict:
 @pytest.fixture(scope="module")
 def small_dataset(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("synthhits")
-    generate_dataset(out, videos=4, seconds=3.0, seed=11, workers=1)
+    generate_dataset(out, videos=20, seconds=2.0, seed=11, workers=1)
     return out
 
 
 def test_layout_files_and_ground_truth_are_exact(small_dataset):
     counts = check_ground_truth(small_dataset)
-    assert counts["videos"] == 4 and counts["hits"] >= 6
+    assert counts["videos"] == 20 and counts["hits"] >= 25
     assert counts["errors"] == [], counts["errors"]
 
 
 @pytest.mark.slow
-def test_ground_truth_exact_on_20_videos(tmp_path):
-    generate_dataset(tmp_path, videos=20, seconds=3.0, seed=5, workers=2)
+def test_ground_truth_exact_on_40_videos_of_6_s(tmp_path):
+    generate_dataset(tmp_path, videos=40, seconds=6.0, seed=5, workers=2)
     counts = check_ground_truth(tmp_path)
-    assert counts["videos"] == 20 and counts["hits"] >= 40
+    assert counts["videos"] == 40 and counts["hits"] >= 120
     assert counts["errors"] == [], counts["errors"]
 
 
@@ -219,3 +219,13 @@ def test_cli_synth_and_resume(tmp_path, capsys):
     )
     assert json.loads(capsys.readouterr().out)["skipped"] == 1
     assert cli_main(["data", "synth", "--out", str(out), "--videos", "1", "--seconds", "3"]) == 2
+
+
+def test_dataset_balances_materials_and_writes_manifest(small_dataset):
+    manifest = json.loads((small_dataset / "synthhits.json").read_text())
+    assert manifest["videos"] == 20 and manifest["seed"] == 11
+    for i, name in enumerate(manifest["names"]):
+        rec = json.loads((small_dataset / f"{name}_physics.json").read_text())
+        assert rec["objects"][0]["material"] == MATERIALS[(11 + i) % len(MATERIALS)]
+        assert 1 <= len(rec["objects"]) <= 3
+        assert len({o["material"] for o in rec["objects"]}) == len(rec["objects"])

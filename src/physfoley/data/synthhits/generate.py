@@ -305,10 +305,13 @@ def generate_video(
     mp4_audio: bool = True,
     preset: str = "ultrafast",
     materials: Sequence[str] | None = None,
+    primary_material: str | None = None,
 ) -> dict:
     """Write one SynthHits video in the Greatest Hits layout and return its physics record.
 
     materials : the objects' materials (1-3 names of `MATERIALS`); drawn at random when None.
+    primary_material : when materials is None, the first object's material (the others and
+        their number stay random); datasets use it to balance the classes.
     mp4_audio : also put the soundtrack in the mp4 (AAC), as the real dataset's files have.
 
     Files: NAME_denoised.mp4 (224x224, 30000/1001 fps, H.264), NAME_denoised.wav (44.1 kHz
@@ -320,6 +323,10 @@ def generate_video(
         raise InputError(f"output folder {out_dir} does not exist; create it first")
     if seconds < 1.5:
         raise InputError(f"seconds must be >= 1.5 (got {seconds})")
+    if primary_material is not None and primary_material not in MATERIAL_TABLE:
+        raise InputError(
+            f"unknown material {primary_material!r}; choose one of {', '.join(MATERIALS)}"
+        )
     if materials is not None:
         bad = [m for m in materials if m not in MATERIAL_TABLE]
         if bad or not 1 <= len(materials) <= 3:
@@ -332,6 +339,9 @@ def generate_video(
     if materials is None:
         n_obj = int(rng.choice([1, 2, 3], p=[0.65, 0.28, 0.07]))
         mats = [MATERIALS[i] for i in rng.choice(len(MATERIALS), n_obj, replace=False)]
+        if primary_material is not None:
+            others = [m for m in MATERIALS if m != primary_material]
+            mats = [primary_material] + [others[i] for i in rng.choice(9, n_obj - 1, replace=False)]
     else:
         n_obj, mats = len(materials), list(materials)
     slots = _layout(rng, n_obj)
@@ -600,8 +610,9 @@ def generate_dataset(
 ) -> dict:
     """Generate `videos` SynthHits videos into out_dir (created if missing), in parallel.
 
-    Video i uses the generator seeded with (seed, i), so any subset can be regenerated alone
-    and the result does not depend on `workers`. Resumable: a video whose NAME_physics.json
+    Video i uses the generator seeded with (seed, i) and has an object of material
+    MATERIALS[(seed + i) % 10] (classes balanced), so any subset can be regenerated alone and
+    the result does not depend on `workers`. Resumable: a video whose NAME_physics.json
     exists is skipped unless `force`. on_video(name, "made"|"skipped") is called as each ends.
     Writes synthhits.json (the settings) and returns it with counts.
     """
@@ -622,7 +633,15 @@ def generate_dataset(
             )
     names = [video_name(seed, i) for i in range(videos)]
     jobs = [
-        (str(out_dir), nm, [seed, i], seconds, force, video_kwargs) for i, nm in enumerate(names)
+        (
+            str(out_dir),
+            nm,
+            [seed, i],
+            seconds,
+            force,
+            {"primary_material": MATERIALS[(seed + i) % len(MATERIALS)], **video_kwargs},
+        )
+        for i, nm in enumerate(names)
     ]
     counts = {"made": 0, "skipped": 0}
     if workers <= 1:
