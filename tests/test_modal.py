@@ -109,16 +109,26 @@ def test_synthesis_matches_eq4_directly():
 
 
 def test_resynthesis_reconstructs_a_modal_clip():
+    from physfoley.audio.losses import mrstft_per_clip
+
     cfg = get_preset("paper")
     rng = np.random.default_rng(4)
-    x, *_ = synthetic_clip(rng, cfg, snr_db=60)
+    x, *_ = synthetic_clip(rng, cfg, snr_db=30)
     params = analyze(x, cfg.sample_rate)
     y = resynthesize(params)
     assert y.shape == (cfg.num_samples,) and np.abs(y).max() == pytest.approx(1.0, abs=1e-5)
-    mag = lambda w: np.abs(np.fft.rfft(w / np.abs(w).max()))  # noqa: E731
-    # Magnitude spectra agree closely (phases differ: eq. 4 has zero-phase sines).
-    err = np.linalg.norm(mag(y) - mag(x)) / np.linalg.norm(mag(x))
-    assert err < 0.35
+    # The true modes' powers relative to the strongest are recovered to within 4.5 dB (frame 0
+    # of a low mode also sees its negative-frequency image, which depends on its phase) ...
+    x_, freq, power, _ = synthetic_clip(np.random.default_rng(4), cfg, snr_db=30)
+    bins = np.round(freq / (cfg.sample_rate / cfg.n_fft)).astype(int)
+    est = params.power_db[bins]
+    np.testing.assert_allclose(est - est.max(), power - power.max(), atol=4.5)
+    # ... and better than the reference method's reconstruction.
+    ref = resynthesize(analyze(x, cfg.sample_rate, method="reference"))
+    target = torch.from_numpy(x / np.abs(x).max())[None]
+    d_default = float(mrstft_per_clip(torch.from_numpy(y)[None], target)[0])
+    d_reference = float(mrstft_per_clip(torch.from_numpy(ref)[None], target)[0])
+    assert d_default < d_reference
 
 
 def test_edits_are_exact():

@@ -40,7 +40,7 @@ from physfoley.errors import InputError
 # Power of a mode that an edit removed (high/low-pass, above Nyquist): 10^-15, inaudible but finite.
 SILENT_DB = -300.0
 METHODS = ("default", "reference")
-SKIRT_ATTENUATION_DB = 20.0
+SKIRT_ATTENUATION_DB = 12.0
 
 
 @dataclass
@@ -457,9 +457,11 @@ def _fitted_envelopes(
     ok = (n >= 2) & (det > 1e-12)
     slope = torch.where(ok, (n * sxy - sx * sy) / det.clamp_min(1e-12), torch.zeros_like(n))
     intercept = torch.where(ok, (sy - slope * sx) / n.clamp_min(1), db[..., first_full])
-    # Bins with fewer than two usable frames died within a frame or two: read the drop from the
-    # first full frame to the floor over the frames it took.
+    # Bins with fewer than two usable frames died before the first full frame: read the drop
+    # from that frame to the floor.
     max_decay = 60.0 / (0.5 * hop / sr)
+    # A bin that stays at its floor is kept steady there: in a recording that is the noise bed
+    # (and the residual fit refines it); a bin at the -80 dB floor is inaudible either way.
     fallback = (db[..., first_full] - tail[..., 0]).clamp_min(0) / (t[first_full] + 0.5 * hop / sr)
     decay = torch.where(ok, -slope, fallback).clamp(0.0, max_decay)
     power = torch.where(ok, intercept, db[..., first_full] + decay * t[first_full])
@@ -517,7 +519,7 @@ def analyze(
             _, decay = _fitted_envelopes(db, cfg)
             power = db[..., 0] + _frame0_loss_db(decay, cfg) + _hann_scallop_db(offset)
             # A bin quieter than a neighbour mostly holds that neighbour's Hann skirt: keep it
-            # (it carries noise a real recording has) but 20 dB down, so a strong mode is not
+            # (it carries noise a real recording has) but 12 dB down, so a strong mode is not
             # synthesised three times over.
             power = torch.where(_spectral_peaks(db), power, power - SKIRT_ATTENUATION_DB)
     params = ModalParams(
