@@ -77,7 +77,9 @@ def kernel_inception_distance(
 ) -> tuple[float, float]:
     """KID: unbiased polynomial-kernel MMD^2 over random subsets; returns (mean, std).
 
-    `subset_size` is capped at the smaller set's size. torchmetrics draws the subsets with the
+    `subset_size` is capped at half the smaller set (at least 2): with subsets as large as
+    the set, every subset would hold the same clips and the std would be 0, not a measure of
+    spread. torchmetrics draws the subsets with the
     global torch RNG, so the draw runs inside `torch.random.fork_rng` seeded with `seed`: the
     result is reproducible and the caller's RNG state is untouched.
     """
@@ -86,7 +88,7 @@ def kernel_inception_distance(
     real_t, fake_t = _features(real, "real"), _features(fake, "fake")
     if real_t.shape[1] != fake_t.shape[1]:
         raise InputError(f"feature sizes differ: real {real_t.shape[1]}, fake {fake_t.shape[1]}")
-    size = min(subset_size, real_t.shape[0], fake_t.shape[0])
+    size = min(subset_size, max(2, min(real_t.shape[0], fake_t.shape[0]) // 2))
     with warnings.catch_warnings():  # "will save all extracted features": intended here
         warnings.simplefilter("ignore", UserWarning)
         metric = KernelInceptionDistance(
