@@ -1,0 +1,66 @@
+"""Reference rows for Tables 1 and 3: what the evaluation scores for recorded sounds.
+
+Each test clip gets the recording of a random training clip, either of any material ("chance")
+or of the clip's own material ("oracle material, random instance"), three draws (seeds 0, 1, 2).
+Both go through `physfoley eval --generated`, and the script prints the two tables. A trained
+model should land between the rows; the gap says how much the visual/physics conditioning adds.
+
+    .venv/bin/python benchmarks/eval_reference_rows.py --data /work/data/prepared_small \
+        --classifier /work/models/eval_classifier --out-dir /tmp/eval_reference
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from physfoley.cli import main as physfoley
+from physfoley.data.datasets import PreparedData
+from physfoley.evaluation.report import load_report, table1_markdown, table3_markdown
+
+ROWS = {"random": "Random training clip", "same_material": "Random training clip, same material"}
+
+
+def make_npz(data: PreparedData, out_dir: Path, seeds: int = 3) -> dict[str, Path]:
+    train, test = data.indices("train"), data.indices("test")
+    material = data.column("material_id")
+    waves = np.asarray(data.arrays["waves"])
+    picks: dict[str, list[np.ndarray]] = {k: [] for k in ROWS}
+    for seed in range(seeds):
+        rng = np.random.default_rng(seed)
+        picks["random"].append(waves[rng.choice(train, size=test.size)])
+        same = [rng.choice(train[material[train] == material[r]]) for r in test]
+        picks["same_material"].append(waves[same])
+    paths = {}
+    for key, sets in picks.items():
+        paths[key] = out_dir / f"{key}.npz"
+        np.savez(paths[key], rows=test, waves=np.stack(sets))
+    return paths
+
+
+def run() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--classifier", required=True)
+    parser.add_argument("--out-dir", required=True)
+    args = parser.parse_args()
+    out_dir = Path(args.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    reports = []
+    for key, npz in make_npz(PreparedData.open(args.data), out_dir).items():
+        report_dir = out_dir / f"report_{key}"
+        rc = physfoley(
+            ["eval", "--generated", str(npz), "--data", args.data, "--classifier",
+             args.classifier, "--out", str(report_dir), "--name", ROWS[key], "--force"]
+        )  # fmt: skip
+        if rc != 0:
+            raise SystemExit(rc)
+        reports.append(load_report(report_dir))
+    print(table1_markdown(reports))
+    print(table3_markdown(reports))
+
+
+if __name__ == "__main__":
+    run()
