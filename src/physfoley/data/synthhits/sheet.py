@@ -111,7 +111,7 @@ def contact_sheet(
             extent=[0, len(wave) / SAMPLE_RATE, 0, SAMPLE_RATE / 2000],
         )
         ax.set_title(mat, fontsize=10)
-        ax.set_xlabel("s (3 hits)", fontsize=8)
+        ax.set_xlabel("s (up to 3 hits, 0.3 s each)", fontsize=8)
         ax.tick_params(labelsize=7)
     axes[0, 0].set_ylabel("kHz", fontsize=8)
     axes[1, 0].set_ylabel("kHz", fontsize=8)

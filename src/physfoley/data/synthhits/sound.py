@@ -39,10 +39,16 @@ def hertz_contact_time(
 
 
 def half_sine_force(tau_s: float, impulse_n_s: float, sample_rate: int) -> np.ndarray:
-    """Force pulse np.ndarray[L] (N): a half sine of duration tau whose integral is the impulse."""
+    """Force pulse np.ndarray[L] (N) of duration tau whose integral is the impulse.
+
+    Hertz contact force is close to sin^(3/2) of the phase; real surfaces are rough, so the
+    pulse is a blend of that shape over two slightly different durations. (A single ideal
+    half sine has spectral nulls every 1/tau, which would stripe every hit's spectrum.)
+    """
     n = max(int(np.ceil(tau_s * sample_rate)), 1)
     t = (np.arange(n) + 0.5) / sample_rate
-    pulse = np.sin(np.pi * np.clip(t / tau_s, 0, 1))
+    pulse = np.sin(np.pi * np.clip(t / tau_s, 0, 1)) ** 1.5
+    pulse = pulse + 0.5 * np.sin(np.pi * np.clip(t / (0.72 * tau_s), 0, 1)) ** 1.5
     return pulse * (impulse_n_s / (pulse.sum() / sample_rate))
 
 
