@@ -435,6 +435,10 @@ def run_eval(args: argparse.Namespace) -> int:
         "data": str(data.root),
         "split": args.split,
         "classifier": str(args.classifier or data.root / DEFAULT_CLASSIFIER_SUBDIR),
+        "classifier_test_accuracy": clf.info.get("test_accuracy"),
+        "fid_kid": "torchmetrics FrechetInceptionDistance / KernelInceptionDistance on the "
+        f"classifier's {clf.model.embedding_dim}-d embedding (no Inception)",
+        "kid_subsets": args.kid_subsets,
         "command": _command_line(args),
     }
     if args.generated:
