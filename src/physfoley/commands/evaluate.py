@@ -201,8 +201,8 @@ def _split_by_video(
     return ~val, val
 
 
-def _reference_distances(model, train_specs, test_specs, test_out, test_videos, args) -> dict:
-    """FID/KID between real clip sets: the floor a perfect generator would score at this n.
+def _reference_distances(model, train_specs, test_out, test_videos, args) -> dict:
+    """FID/KID between sets of real recordings: the scale a generator's numbers compare with.
 
     "test_half_vs_half": two halves of the test split (split by video); "train_vs_test": up to
     2000 training clips against the test clips.
@@ -316,7 +316,7 @@ def run_train_classifier(args: argparse.Namespace) -> int:
         "data": str(data.root),
         "command": _command_line(args),
         "reference_distances": _reference_distances(
-            model, train_specs, test_specs, test_out, videos[test_rows], args
+            model, train_specs, test_out, videos[test_rows], args
         ),
         "train_clips": int(fit_mask.sum()),
         "val_clips": int(val_mask.sum()),
