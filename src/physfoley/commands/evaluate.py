@@ -55,14 +55,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "over the K runs (default: 1)",
     )
     p.add_argument("--steps", type=int, help="diffusion sampling steps (default: the sampler's)")
-    p.add_argument("--sampler", help="sampler name, e.g. ddim, dpm++, ancestral")
+    p.add_argument(
+        "--sampler", help="sampler name: ancestral, ddim, dpmsolver++ (default: the model's)"
+    )
     p.add_argument("--seed", type=int, default=0, help="first seed (default: 0)")
     p.add_argument("--max-clips", type=int, help="evaluate an evenly spaced subset of N clips")
     p.add_argument("--name", help="row label in the tables (default: the model folder's name)")
     p.add_argument("--batch-size", type=int, default=64, help="generation batch (default: 64)")
     p.add_argument("--kid-subsets", type=int, default=100, help="KID subsets (default: 100)")
     p.add_argument(
-        "--kid-subset-size", type=int, default=1000, help="KID subset size, capped at n (1000)"
+        "--kid-subset-size",
+        type=int,
+        default=1000,
+        help="KID subset size, capped at n/2 (default 1000)",
     )
     p.add_argument("--device", default="cpu", help="torch device (default: cpu)")
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
