@@ -56,7 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--steps", type=int, help="diffusion sampling steps (default: the sampler's)")
     p.add_argument(
-        "--sampler", help="sampler name: ancestral, ddim, dpmsolver++ (default: the model's)"
+        "--sampler", help="sampler name: ancestral, ddim, dpmsolver++ (default: the pipeline's)"
     )
     p.add_argument("--seed", type=int, default=0, help="first seed (default: 0)")
     p.add_argument("--max-clips", type=int, help="evaluate an evenly spaced subset of N clips")
