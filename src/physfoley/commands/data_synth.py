@@ -57,7 +57,14 @@ def run(args: argparse.Namespace) -> int:
             for path in paths:
                 print(f"wrote {path}", file=sys.stderr)
         return 0
+    from pathlib import Path
+
     from tqdm import tqdm
+
+    if args.videos < 1:
+        raise InputError(f"--videos must be >= 1 (got {args.videos})")
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise InputError(f"{args.out} exists and is not a folder")
 
     from physfoley.data.synthhits import generate_dataset
 
