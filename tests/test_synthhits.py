@@ -229,3 +229,11 @@ def test_dataset_balances_materials_and_writes_manifest(small_dataset):
         assert rec["objects"][0]["material"] == MATERIALS[(11 + i) % len(MATERIALS)]
         assert 1 <= len(rec["objects"]) <= 3
         assert len({o["material"] for o in rec["objects"]}) == len(rec["objects"])
+
+
+def test_dataset_does_not_depend_on_workers(tmp_path):
+    one, two = tmp_path / "one", tmp_path / "two"
+    generate_dataset(one, videos=3, seconds=2.0, seed=7, workers=1)
+    generate_dataset(two, videos=3, seconds=2.0, seed=7, workers=2)
+    for path in sorted(one.glob("*_physics.json")) + sorted(one.glob("*.wav")):
+        assert path.read_bytes() == (two / path.name).read_bytes(), path.name
