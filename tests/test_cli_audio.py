@@ -249,3 +249,42 @@ def test_help_texts_explain_units(capsys):
         text = " ".join(capsys.readouterr().out.split())
         for word in words:
             assert word in text, (command, word)
+
+
+def test_audio_demo_writes_sounds_and_refuses_to_overwrite(tmp_path):
+    from physfoley.audio.demo import run_audio_demo
+    from physfoley.errors import OutputExistsError
+
+    out = tmp_path / "demo"
+    summary = run_audio_demo(out, preset="small")
+    names = {
+        "original.wav",
+        "resynth.wav",
+        "heavier.wav",
+        "brighter.wav",
+        "longer_ring.wav",
+        "analysis.png",
+        "params.npz",
+    }
+    assert names <= set(files(out))
+    # The built-in bar's fundamental (523 Hz) and its damping (pi f eta -> 0.33 f dB/s) are found.
+    fundamental = min(summary["strongest_modes"], key=lambda m: abs(m["freq_hz"] - 523.0))
+    assert abs(fundamental["freq_hz"] - 523.0) < 2.0
+    assert fundamental["decay_db_per_s"] == pytest.approx(8.686 * np.pi * 523.0 * 0.012, rel=0.25)
+    # The fitted residual brings the resynthesis closer to the original.
+    distances = summary["mrstft_to_original"]
+    assert distances["resynth"] < distances["resynth_modes_only"]
+
+    # "heavier" moved the fundamental from 523 Hz to 0.7 x 523 = 366 Hz.
+    def level(name, f0):
+        wave, sr = sf.read(out / name)
+        spectrum = np.abs(np.fft.rfft(wave))
+        hz = np.fft.rfftfreq(wave.size, 1 / sr)
+        return spectrum[np.abs(hz - f0) < 6].max()
+
+    assert level("heavier.wav", 366.1) > 1.5 * level("heavier.wav", 523.0)
+    assert level("original.wav", 523.0) > 3 * level("original.wav", 366.1)
+    before = files(out)
+    with pytest.raises(OutputExistsError):
+        run_audio_demo(out, preset="small")
+    assert files(out) == before
