@@ -20,6 +20,7 @@ import torch
 from physfoley.audio.io import load_audio
 from physfoley.audio.losses import mrstft_loss
 from physfoley.audio.modal import analyze, cut_clip, resynthesize
+from physfoley.audio.spectrogram import fit_length, magnitude, peak_normalize
 from physfoley.config import get_preset
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "diffimpact-hammer"
@@ -71,6 +72,20 @@ def main() -> None:
         f"residual fit: {args.steps} Adam steps, {len(names)} clips batched, {fit_s:.1f} s "
         f"({torch.get_num_threads()} torch threads)"
     )
+    # Headroom of the log-spectrogram scaling: loudest ln|STFT| of these peak-normalised clips.
+    print()
+    for name in ("paper", "small"):
+        preset = get_preset(name)
+        loudest = []
+        for path in files:
+            wave, sr = load_audio(path, preset.sample_rate)
+            clip = torch.from_numpy(cut_clip(wave, sr, preset.num_samples, which="first")[0])
+            clip = peak_normalize(fit_length(clip[None], preset.num_samples))
+            loudest.append(float(torch.log(magnitude(clip, preset).max())))
+        print(
+            f"max ln|STFT| preset {name}: {max(loudest):.2f} (clips {min(loudest):.2f}-"
+            f"{max(loudest):.2f}); log_mag_max {preset.log_mag_max:.3f}"
+        )
 
 
 if __name__ == "__main__":
