@@ -38,13 +38,15 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("run")
     ap.add_argument("prepared")
+    ap.add_argument("--model", help="model directory (default: RUN/diffusion/model)")
     ap.add_argument("--limit", type=int, default=64)
     ap.add_argument("--steps", type=int, default=25)
     ap.add_argument("--sampler", default="dpmsolver++")
     args = ap.parse_args()
     torch.set_num_threads(2)
     run, data = Path(args.run), PreparedData.open(args.prepared)
-    model, cfg = load_model_dir(run / "diffusion" / "model")
+    model_dir = Path(args.model) if args.model else run / "diffusion" / "model"
+    model, cfg = load_model_dir(model_dir)
     audio = cfg.audio
     test = data.indices("test")[: args.limit]
     arr = lambda k, rows: torch.from_numpy(np.array(data.arrays[k][rows], np.float32))  # noqa: E731
@@ -74,7 +76,7 @@ def main() -> None:
         frames = torch.from_numpy(np.ascontiguousarray(data.arrays["frames"][test]))
         nu = model.visual_latent(frames)
         own_mu = model.physics_latent({k: arr(k, test) for k in KEYS})
-        bank = PhysicsBank.load(run / "diffusion" / "model")
+        bank = PhysicsBank.load(model_dir)
         found = bank.lookup(nu.numpy(), k=1)
         ret_mu = model.physics_latent(
             {k: torch.from_numpy(np.asarray(found.values[k], np.float32)) for k in KEYS}
@@ -91,7 +93,8 @@ def main() -> None:
 
         l1_own = (gen(own_mu) - real).abs().mean().item()
         l1_ret = (gen(ret_mu) - real).abs().mean().item()
-    ids = np.asarray([int(c) for c in found.clip_ids])
+    name_to_row = {f"{r['video']}@{float(r['time_s']):.3f}s": i for i, r in enumerate(data.index)}
+    ids = np.asarray([name_to_row[c] for c in found.clip_ids])
     neighbour = log_spectrogram(arr("waves", ids), audio)
     train = data.indices("train")
     mean_spec = log_spectrogram(arr("waves", train), audio).mean(0, keepdim=True)

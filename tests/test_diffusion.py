@@ -183,3 +183,30 @@ def test_model_level_sample_shapes_and_seed():
             generator=torch.Generator().manual_seed(3),
         )
         assert a.shape == (3, 1, 257, 44) and torch.equal(a, b) and a.abs().max() <= 1
+
+
+@pytest.mark.parametrize("sampler", ["ancestral", "ddim", "dpmsolver++"])
+def test_x0_clamp_range_follows_the_data_scale(sampler):
+    x0 = 2.5 * _target()  # data in [-2.25, 2.25]: a spectrogram in [-1, 1] divided by 0.4
+    out = sample_loop(
+        Oracle(x0),
+        SHAPE,
+        {},
+        schedule=SCHEDULE,
+        sampler=sampler,
+        steps=20,
+        clip=2.5,
+        generator=torch.Generator().manual_seed(0),
+    )
+    assert torch.allclose(out, x0, atol=1e-3)
+    clamped = sample_loop(
+        Oracle(x0),
+        SHAPE,
+        {},
+        schedule=SCHEDULE,
+        sampler=sampler,
+        steps=20,
+        clip=1.0,
+        generator=torch.Generator().manual_seed(0),
+    )
+    assert clamped.abs().max() <= 1.0 and not torch.allclose(clamped, x0, atol=0.1)

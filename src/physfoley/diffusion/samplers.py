@@ -44,7 +44,9 @@ def guided(model_fn: Callable, cond: dict[str, Tensor], guidance_scale: float) -
     return fn
 
 
-def _ancestral(fn, x: Tensor, schedule: NoiseSchedule, steps: int, eta: float, generator) -> Tensor:
+def _ancestral(
+    fn, x: Tensor, schedule: NoiseSchedule, steps: int, eta: float, generator, clip: float = 1.0
+) -> Tensor:
     """Ancestral DDPM chain (eq. 11) over `steps` evenly spaced timesteps (all T by default).
 
     x_{t'} = mean(x_t, x0_hat) + eta * sigma * z, with x0_hat clamped to [-1, 1] and, for a
@@ -58,7 +60,7 @@ def _ancestral(fn, x: Tensor, schedule: NoiseSchedule, steps: int, eta: float, g
         a_prev = abar[ts[i + 1]].item() if i + 1 < len(ts) else 1.0
         beta = 1 - a_t / a_prev
         eps = fn(x, torch.full((b,), t, device=x.device, dtype=torch.long))
-        x0 = ((x - (1 - a_t) ** 0.5 * eps) / a_t**0.5).clamp(-1, 1)
+        x0 = ((x - (1 - a_t) ** 0.5 * eps) / a_t**0.5).clamp(-clip, clip)
         mean = (a_prev**0.5 * beta / (1 - a_t)) * x0 + (
             (1 - beta) ** 0.5 * (1 - a_prev) / (1 - a_t)
         ) * x
@@ -71,11 +73,33 @@ def _ancestral(fn, x: Tensor, schedule: NoiseSchedule, steps: int, eta: float, g
     return x
 
 
+def _clamped(fn, schedule: NoiseSchedule, clip: float):
+    """Wrap an epsilon model so that its implied x0 = (x - sqrt(1 - abar) eps) / sqrt(abar) is
+    clamped to [-clip, clip] (the reference's x0 clamp, for any scheduler)."""
+    abar = schedule.alphas_cumprod
+
+    def wrapped(x: Tensor, t: Tensor) -> Tensor:
+        eps = fn(x, t)
+        a = abar.to(x.device)[t].float().view(-1, *([1] * (x.dim() - 1)))
+        x0 = ((x - (1 - a).sqrt() * eps) / a.sqrt()).clamp(-clip, clip)
+        return (x - a.sqrt() * x0) / (1 - a).sqrt()
+
+    return wrapped
+
+
 def _diffusers(
-    fn, x: Tensor, schedule: NoiseSchedule, name: str, steps: int, eta: float, generator
+    fn,
+    x: Tensor,
+    schedule: NoiseSchedule,
+    name: str,
+    steps: int,
+    eta: float,
+    generator,
+    clip: float = 1.0,
 ) -> Tensor:
     from diffusers import DDIMScheduler, DPMSolverMultistepScheduler
 
+    fn = _clamped(fn, schedule, clip)
     common = dict(
         num_train_timesteps=schedule.num_timesteps,
         beta_schedule=schedule.diffusers_name,
@@ -83,14 +107,12 @@ def _diffusers(
         timestep_spacing="trailing",
     )
     if name == "ddim":
-        sched = DDIMScheduler(**common, clip_sample=True, clip_sample_range=1.0)
+        sched = DDIMScheduler(**common, clip_sample=False)
         kwargs = {"eta": eta, "generator": generator}
     else:
-        # Dynamic thresholding with max value 1 is exactly clamping x0 to [-1, 1].
         sched = DPMSolverMultistepScheduler(
-            **common, algorithm_type="dpmsolver++", solver_order=2, lower_order_final=True,
-            thresholding=True, sample_max_value=1.0,
-        )  # fmt: skip
+            **common, algorithm_type="dpmsolver++", solver_order=2, lower_order_final=True
+        )
         kwargs = {"generator": generator}
     sched.set_timesteps(steps, device=x.device)
     b = x.shape[0]
@@ -153,7 +175,8 @@ def sample(
         )
     device = next(model.parameters()).device
     b = next(iter(cond.values())).shape[0]
-    return sample_loop(
+    scale = float(d.data_scale)
+    x = sample_loop(
         model,
         (b, *model.spec_shape),
         cond,
@@ -164,7 +187,9 @@ def sample(
         guidance_scale=d.guidance_scale if guidance is None else guidance,
         generator=generator,
         device=device,
+        clip=1.0 / scale,
     )
+    return (x * scale).clamp(-1, 1)
 
 
 @torch.no_grad()
@@ -180,8 +205,11 @@ def sample_loop(
     guidance_scale: float = 1.0,
     generator: torch.Generator | None = None,
     device: str | torch.device = "cpu",
+    clip: float = 1.0,
 ) -> Tensor:
-    """Draw samples: shape (B, 1, F, T) -> Tensor[B, 1, F, T] in [-1, 1].
+    """Draw samples: shape (B, 1, F, T) -> Tensor[B, 1, F, T] in [-clip, clip].
+
+    x0 predictions are clamped to [-clip, clip] (the data range in the denoiser's units).
 
     sampler: "ancestral" (eq. 11; `eta` is the temperature, default 1, `steps` default T),
     "ddim" (`eta` is DDIM's eta, default 0), "dpmsolver++" (2nd order multistep), or
@@ -197,9 +225,9 @@ def sample_loop(
     fn = guided(model_fn, cond, guidance_scale)
     x = torch.randn(shape, generator=generator).to(device)
     if name == "ancestral":
-        x = _ancestral(fn, x, schedule, steps, 1.0 if eta is None else eta, generator)
+        x = _ancestral(fn, x, schedule, steps, 1.0 if eta is None else eta, generator, clip)
     elif name == "flow_euler":
         x = _flow_euler(fn, x, schedule, steps)
     else:
-        x = _diffusers(fn, x, schedule, name, steps, 0.0 if eta is None else eta, generator)
-    return x.clamp(-1, 1)
+        x = _diffusers(fn, x, schedule, name, steps, 0.0 if eta is None else eta, generator, clip)
+    return x.clamp(-clip, clip)

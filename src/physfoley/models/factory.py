@@ -94,6 +94,10 @@ class DiffusionConfig:
     steps: int = 1000
     eta: float = 1.0
     guidance_scale: float = 1.0
+    # Normalisation statistic: the denoiser works on spectrogram / data_scale (the RMS of the
+    # training spectrograms, set by the diffusion stage), so that the data has unit scale
+    # against the unit-variance noise; samples are multiplied back and clamped to [-1, 1].
+    data_scale: float = 1.0
 
 
 @dataclass(frozen=True)

@@ -87,6 +87,7 @@ class DiffusionTrainConfig(TrainConfig):
     infer_batch_size: int = 32
     build_bank: bool = True  # save the PhysicsBank of the training clips into the model dir
     model_dtype: str = "float32"  # dtype of the weights in the final model directory
+    auto_data_scale: bool = True  # set diffusion.data_scale to the RMS of the training spectrograms
 
 
 STAGE_CONFIGS = {

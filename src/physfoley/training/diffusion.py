@@ -6,10 +6,13 @@ eq. 10, with condition dropout for classifier-free guidance). The visual encoder
 frozen, so nu of every training clip is computed once (and cached in OUT/cache). At the end the
 EMA weights go into a model directory OUT/model (config.json + model.safetensors) together with
 the PhysicsBank of the training clips (nu -> physics inputs), ready for `ImpactPipeline`.
+The spectrograms are divided by their RMS over the training set (`diffusion.data_scale` in the
+model config) so that the data has unit scale against the unit-variance noise.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -116,6 +119,12 @@ def train_diffusion(
         model.visual.load_state_dict(load_visual_run(visual_dir, model_cfg))
         model.visual.requires_grad_(False)
         inputs = _cached_inputs(model, data, rows, out, env, cfg.infer_batch_size)
+        if cfg.auto_data_scale:  # normalisation statistic stored in the model config
+            scale = float(np.sqrt(np.mean(inputs["spec"].astype(np.float64) ** 2)))
+            diff_cfg = dataclasses.replace(model_cfg.diffusion, data_scale=round(scale, 6))
+            model_cfg = dataclasses.replace(model_cfg, diffusion=diff_cfg)
+            model.cfg = model_cfg
+        inv_scale = 1.0 / model_cfg.diffusion.data_scale
         C.seed_everything(cfg.seed + env.rank)
         objective = make_objective(
             model_cfg.diffusion.objective,
@@ -139,7 +148,7 @@ def train_diffusion(
             for group in opt.param_groups:
                 group["lr"] = C.lr_at(step, cfg)
             b = C.batch_rows(local, cfg.batch_size, step, cfg.seed, env)
-            x0 = torch.from_numpy(inputs["spec"][b]).unsqueeze(1).to(env.device)
+            x0 = torch.from_numpy(inputs["spec"][b] * inv_scale).unsqueeze(1).to(env.device)
             physics = {k: torch.from_numpy(inputs[k][b]).to(env.device) for k in PHYSICS_KEYS}
             nu = torch.from_numpy(inputs["nu"][b]).to(env.device)
             loss = net(x0, physics, nu)
