@@ -160,3 +160,27 @@ def write_band_params(encoder, data, audio, *, batch_size: int = 64, device="cpu
         C.write_array_atomic(path, arr.astype(np.float32))
         paths.append(str(path))
     return paths
+
+
+def apply_residual_run(
+    run_dir: str | os.PathLike, data_dir: str | os.PathLike, *, batch_size: int = 64, device="cpu"
+) -> list[str]:
+    """Fit the band parameters of another prepared dataset with a finished residual stage.
+
+    Loads RUN/residual_encoder.safetensors (+ its model config from RUN/residual.json) and
+    writes `band_weight.npy` / `band_decay_db_per_s.npy` into `data_dir` (atomically).
+    """
+    from safetensors.torch import load_file
+
+    from physfoley.errors import InputError
+    from physfoley.models.factory import build_residual_encoder, config_from_dict
+
+    run = Path(run_dir)
+    if not (run / INFO).is_file() or not (run / WEIGHTS).is_file():
+        raise InputError(f"{run} holds no finished residual stage ({INFO}, {WEIGHTS})")
+    model_cfg = config_from_dict(json.loads((run / INFO).read_text())["model_config"])
+    encoder = build_residual_encoder(model_cfg)
+    encoder.load_state_dict(load_file(str(run / WEIGHTS)))
+    data = C.open_prepared(data_dir)
+    C.check_preset_matches(data, model_cfg)
+    return write_band_params(encoder, data, model_cfg.audio, batch_size=batch_size, device=device)
