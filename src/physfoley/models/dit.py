@@ -98,7 +98,11 @@ class FrameDiT(nn.Module):
         self.norm_out = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
         self.ada_out = nn.Sequential(nn.SiLU(), nn.Linear(dim, 2 * dim))
         self.proj_out = nn.Linear(dim, num_freqs)
-        for layer in (self.ada_out[-1], self.proj_out):
+        # A frame token (dim < F) cannot carry F independent noise values, so the noise that
+        # passes straight through x_t gets a per-bin, condition- and time-dependent gain
+        # (a full-rank skip, like a U-Net's full-resolution path); the tokens model the rest.
+        self.skip_gain = nn.Sequential(nn.SiLU(), nn.Linear(dim, num_freqs))
+        for layer in (self.ada_out[-1], self.proj_out, self.skip_gain[-1]):
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
 
@@ -116,4 +120,4 @@ class FrameDiT(nn.Module):
             h = block(h, c)
         shift, scale = self.ada_out(c).unsqueeze(1).chunk(2, dim=-1)
         h = self.proj_out(modulate(self.norm_out(h), shift, scale))
-        return h.transpose(1, 2).unsqueeze(1)
+        return h.transpose(1, 2).unsqueeze(1) + self.skip_gain(c)[:, None, :, None] * x
