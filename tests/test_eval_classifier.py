@@ -342,7 +342,8 @@ def test_cli_eval_model_end_to_end(tmp_path, capsys):
         == 0
     )
     args = ["eval", "--model", str(tmp_path / "model"), "--data", str(root), "--sampler", "ddim",
-            "--steps", "2", "--samples-per-clip", "2", "--kid-subsets", "3", "--json"]  # fmt: skip
+            "--steps", "2", "--samples-per-clip", "2", "--kid-subsets", "3", "--json",
+            "--save-generated"]  # fmt: skip
     capsys.readouterr()
     assert main(args) == 0
     rep = json.loads(capsys.readouterr().out)
@@ -351,6 +352,18 @@ def test_cli_eval_model_end_to_end(tmp_path, capsys):
     mse = rep["metrics"]["spec_mse"]["values"]
     assert all(v > 0.01 for v in mse) and mse[0] != mse[1]  # untrained: far off, seeds differ
     assert (tmp_path / "model" / "eval-test" / "report.md").is_file()
+    # the saved samples re-score to the same numbers through --generated
+    saved = tmp_path / "model" / "eval-test" / "generated.npz"
+    with np.load(saved) as z:
+        assert z["specs"].shape == (2, 8, 257, 44) and z["specs"].dtype == np.float16
+    assert (
+        main(
+            ["eval", "--generated", str(saved), "--data", str(root), "--kid-subsets", "3", "--json"]
+        )
+        == 0
+    )
+    again = json.loads(capsys.readouterr().out)["metrics"]["spec_mse"]["values"]
+    assert again == pytest.approx(mse, abs=1e-3)  # float16 storage
     assert main(args) == 2  # report exists, no --force
 
     # Table 3 baselines through the same model's visual encoder, then scored by --generated.

@@ -71,6 +71,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--device", default="cpu", help="torch device (default: cpu)")
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
+    p.add_argument(
+        "--save-generated",
+        action="store_true",
+        help="also write OUT/generated.npz (rows + float16 spectrograms [K,N,F,T]) so the same "
+        "samples can be re-scored with `--generated` (another classifier, another split)",
+    )
     p.add_argument("--force", action="store_true", help="overwrite an existing report")
     p.set_defaults(func=run_eval, eval_parser=p, option_names=_option_names(p))
 
@@ -496,6 +502,13 @@ def run_eval(args: argparse.Namespace) -> int:
         summarize_runs(scored), name=name, n_clips=int(rows.size), seeds=seeds, settings=settings
     )
     write_report(out, report, force=args.force)
+    if args.save_generated and args.model:
+        from physfoley.atomic import atomic_path
+
+        with atomic_path(out / "generated.npz", force=args.force) as tmp:
+            with open(tmp, "wb") as fh:
+                specs16 = np.stack([r.numpy() for r in runs]).astype(np.float16)
+                np.savez(fh, rows=rows, specs=specs16, seeds=np.asarray(seeds))
     m = report["metrics"]
     _emit(
         args,
