@@ -129,7 +129,9 @@ def test_bad_sampler_arguments():
         sample_loop(Noisy(), SHAPE, {}, schedule=SCHEDULE, sampler="euler-a")
     with pytest.raises(InputError, match="steps"):
         sample_loop(Noisy(), SHAPE, {}, schedule=SCHEDULE, sampler="ddim", steps=0)
-    assert default_steps("ancestral") == 1000 and default_steps(DEFAULT_SAMPLER) == 25
+    assert default_steps("ancestral") == 100 and default_steps(DEFAULT_SAMPLER) == 100
+    with pytest.raises(InputError, match="unknown sampler"):
+        default_steps("heun")
 
 
 def test_eps_l1_objective_and_condition_dropout():

@@ -136,7 +136,7 @@ MODEL_PRESETS: dict[str, ModelConfig] = {
         denoiser=DenoiserConfig(
             kind="dit", dit_dim=128, dit_depth=4, dit_heads=4, dit_mlp_ratio=2.0
         ),
-        diffusion=DiffusionConfig(sampler="dpmsolver++", steps=25, guidance_scale=1.0),
+        diffusion=DiffusionConfig(sampler="ancestral", steps=100, guidance_scale=1.0),
     ),
 }
 
