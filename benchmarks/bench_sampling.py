@@ -30,10 +30,11 @@ def main() -> None:
     nu_dim = model.visual.latent_dim
     print(f"model {args.model_dir} ({cfg.name}, {cfg.denoiser.kind}), torch threads {args.threads}")
     runs = [
-        ("dpmsolver++", 25, 1),
+        ("ancestral", 100, 1),
+        ("ancestral", 100, 10),
+        ("ancestral", 100, 32),
         ("dpmsolver++", 25, 10),
         ("ddim", 50, 10),
-        ("dpmsolver++", 10, 10),
         ("ancestral", 1000, 10),
     ]
     for sampler, steps, batch in runs:
