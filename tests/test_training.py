@@ -123,10 +123,16 @@ def test_exact_resume_for_every_stage(tmp_path, prepared):
         assert straight.keys() == resumed.keys()
         for key in straight:
             assert torch.equal(straight[key], resumed[key]), f"{stage}: {key} differs after resume"
-    assert (data / "band_weight.npy").is_file() and np.load(data / "band_weight.npy").shape == (
-        24,
-        100,
-    )
+    assert np.load(data / "band_weight.npy").shape == (24, 100)
+    from physfoley.training.residual import apply_residual_run
+
+    other = make_prepared(tmp_path / "other", n=8, seed=1)
+    apply_residual_run(tmp_path / "a" / "residual", other)
+    weight = np.load(other / "band_weight.npy")
+    assert weight.shape == (8, 100) and ((weight > 0) & (weight < 1)).all()
+    assert (np.load(other / "band_decay_db_per_s.npy") > 0).all()
+    with pytest.raises(InputError, match="no finished residual stage"):
+        apply_residual_run(tmp_path / "a" / "visual", other)
 
 
 def test_cli_errors(tmp_path, prepared, capsys):
