@@ -14,6 +14,7 @@ $(BIN)/python:
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install torch==2.13.0
 	$(BIN)/pip install -e ".[dev]"
+	$(BIN)/python -m physfoley.numba_cache
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -23,6 +24,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/python -m physfoley.numba_cache
 	$(BIN)/python -m pytest -n 2 -q
 
 lint: $(STAMP)

@@ -12,6 +12,14 @@ HAMMER_DIR = SHARED_DATA / "diffimpact-hammer"
 GH_DEMO_DIR = SHARED_DATA / "greatest-hits-demo"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Compile librosa's numba kernels in the controller before xdist starts its workers."""
+    if not hasattr(config, "workerinput"):
+        from physfoley.numba_cache import warm
+
+        warm()
+
+
 def _require(path: Path) -> Path:
     if not path.exists():
         pytest.skip(f"shared data {path} not present")

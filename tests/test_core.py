@@ -40,6 +40,17 @@ def test_atomic_write_refuses_overwrite_and_cleans_up(tmp_path):
     assert target.read_text() == "two"
 
 
+def test_atomic_outputs_get_the_users_usual_permissions(tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        target = write_text_atomic(tmp_path / "p.txt", "x")
+    finally:
+        os.umask(old)
+    assert (target.stat().st_mode & 0o777) == 0o644
+
+
 def test_audio_roundtrip_mixdown_and_resample(tmp_path):
     sr = 22050
     t = np.arange(sr // 4) / sr

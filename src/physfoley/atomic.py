@@ -34,6 +34,12 @@ def check_output_path(path: str | os.PathLike, *, force: bool = False) -> Path:
     return path
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, *, force: bool = False) -> Iterator[Path]:
     """Yield a temporary path in the target's folder; rename it onto `path` on success.
@@ -51,6 +57,8 @@ def atomic_path(path: str | os.PathLike, *, force: bool = False) -> Iterator[Pat
         yield tmp_path
         if not force and path.exists():
             raise OutputExistsError(f"{path} appeared while writing; pass --force to overwrite it")
+        if tmp_path.exists():  # mkstemp makes 0600; give the user's usual permissions
+            os.chmod(tmp_path, 0o666 & ~_umask())
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():

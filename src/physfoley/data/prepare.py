@@ -528,6 +528,9 @@ def prepare_dataset(
         if processes:
             import multiprocessing as mp
 
+            from physfoley.numba_cache import warm
+
+            warm()  # numba's cache is unsafe for concurrent first compiles
             # spawn: safe with torch/OpenMP state in the parent; each worker pays the imports
             pool_cm = mp.get_context("spawn").Pool(
                 min(workers, len(tasks)), initializer=_worker_init

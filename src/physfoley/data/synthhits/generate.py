@@ -653,6 +653,9 @@ def generate_dataset(
     else:
         import multiprocessing as mp
 
+        from physfoley.numba_cache import warm
+
+        warm()  # numba's cache is unsafe for concurrent first compiles
         method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
         with mp.get_context(method).Pool(workers) as pool:
             for nm, status in pool.imap_unordered(_one, jobs):
