@@ -12,19 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# The paper's order (Su et al.; CONTRACTS.md prepared-dataset `materials`).
-MATERIALS: tuple[str, ...] = (
-    "glass",
-    "wood",
-    "ceramic",
-    "metal",
-    "cloth",
-    "plastic",
-    "drywall",
-    "carpet",
-    "paper",
-    "rock",
-)
+from physfoley.data.greatest_hits import MATERIALS  # the paper's order, one definition
 
 
 @dataclass(frozen=True)
