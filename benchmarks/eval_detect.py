@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/eval_detect.py --gh ../shared/data/greatest-hits-demo
     .venv/bin/python benchmarks/eval_detect.py --synth /work/data/synthhits_v1 [--max-videos N]
+    ... --method tip   (the striker-tip tracker instead of the default optical-flow detector)
 
 Greatest Hits: truth = impact_times.json (annotated times recovered from the soundtrack; the
 detector never reads audio), a detection matches within +-2 frames. SynthHits: truth = the
@@ -130,16 +131,20 @@ def main() -> None:
     ap.add_argument("--synth", type=Path, help="SynthHits folder (NAME_physics.json files)")
     ap.add_argument("--max-videos", type=int, default=None)
     ap.add_argument("--threshold", type=float, default=None)
+    ap.add_argument("--method", choices=("flow", "tip"), default="flow", help="detector")
     ap.add_argument("--gh-tol", type=int, default=2, help="frames (default 2)")
     ap.add_argument("--synth-tol", type=int, default=1, help="frames (default 1)")
     args = ap.parse_args()
-    kw = {} if args.threshold is None else {"threshold": args.threshold}
+    kw = {"method": args.method}
+    if args.threshold is not None:
+        kw["threshold"] = args.threshold
     if args.gh:
         res = eval_gh(args.gh, tol=args.gh_tol, **kw)
-        print(json.dumps({f"greatest_hits_demo(+-{args.gh_tol} frames)": res}, indent=1))
+        key = f"greatest_hits_demo(+-{args.gh_tol} frames, {args.method})"
+        print(json.dumps({key: res}, indent=1))
     if args.synth:
         res = eval_synth(args.synth, tol=args.synth_tol, max_videos=args.max_videos, **kw)
-        print(json.dumps({f"synthhits(+-{args.synth_tol} frames)": res}, indent=1))
+        print(json.dumps({f"synthhits(+-{args.synth_tol} frames, {args.method})": res}, indent=1))
     if not (args.gh or args.synth):
         ap.error("give --gh and/or --synth")
 

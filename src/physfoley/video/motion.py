@@ -338,6 +338,234 @@ def motion_track(
     return track, per
 
 
+# ---------------------------------------------------------------------------------------------
+# Striker-tip tracking ("tip" method): background subtraction, leading point of each moving
+# blob along a few directions, abrupt stop or reversal of that point.
+# ---------------------------------------------------------------------------------------------
+
+#: Long side (pixels) the tip tracker works at (larger videos are downscaled, never upscaled).
+TIP_WORK_SIZE = 224
+
+#: Default score threshold of the tip method (image long sides per second of stopped motion).
+#: SynthHits' slowest hits (0.4 m/s at <= 2.1 mm/px) arrive at >= 0.85 long sides/s.
+TIP_THRESHOLD = 0.5
+
+#: Strike directions tried (image coordinates, y down): right, down-right, down, down-left,
+#: left. Upward directions are left out on purpose: an upward stop is the top of a back-swing.
+TIP_DIRECTIONS = np.stack(
+    [np.cos(np.deg2rad([0, 45, 90, 135, 180])), np.sin(np.deg2rad([0, 45, 90, 135, 180]))], 1
+)
+#: Outward normals of the picture's left, right, top and bottom edges.
+_EDGE_NORMALS = np.array([[-1.0, 0.0], [1.0, 0.0], [0.0, -1.0], [0.0, 1.0]])
+
+#: A pixel is foreground when a colour channel lies this many grey levels outside the range of
+#: the background in its TIP_SHAKE_PX neighbourhood (tolerates shake of up to that many pixels).
+TIP_COLOR_LEVEL = 25.0
+TIP_SHAKE_PX = 3
+#: Blobs smaller than this fraction of the frame are noise.
+TIP_MIN_AREA = 0.0005
+
+
+def _background(frames: np.ndarray, samples: int = 60) -> np.ndarray:
+    """Temporal median [H, W, 3] float32 of up to `samples` evenly spaced frames [T, H, W, 3]."""
+    t = frames.shape[0]
+    idx = np.linspace(0, t - 1, min(t, samples)).round().astype(int)
+    return np.median(frames[idx], axis=0).astype(np.float32)
+
+
+def foreground_mask(frames: np.ndarray) -> np.ndarray:
+    """Moving things against the clip's static background.
+
+    frames : [T, H, W, 3] uint8 RGB. Returns [T, H, W] uint8 (1 = foreground). Each frame is
+    first matched to the background's per-channel median level (lighting drift, colour cast);
+    a pixel is foreground where a channel lies more than TIP_COLOR_LEVEL outside [min, max] of
+    the background over a (2 TIP_SHAKE_PX + 1)^2 neighbourhood, so that camera shake of up to
+    TIP_SHAKE_PX pixels does not turn background edges into foreground.
+    """
+    import cv2
+
+    t = frames.shape[0]
+    bg = _background(frames)
+    f = frames.astype(np.float32)
+    gain = np.median(f.reshape(t, -1, 3), axis=1) / np.maximum(
+        np.median(bg.reshape(-1, 3), axis=0), 1.0
+    )
+    f /= np.maximum(gain, 1e-3)[:, None, None, :]
+    k = np.ones((2 * TIP_SHAKE_PX + 1,) * 2, np.uint8)
+    lo = cv2.erode(bg, k) - TIP_COLOR_LEVEL
+    hi = cv2.dilate(bg, k) + TIP_COLOR_LEVEL
+    return ((f < lo) | (f > hi)).any(axis=-1).astype(np.uint8)
+
+
+def tip_track(fg: np.ndarray, margin: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """Leading point of the moving blobs along each of TIP_DIRECTIONS.
+
+    fg : [T, H, W] uint8 foreground. Returns (extent [T, D], point [T, D, 2] (x, y)), NaN
+    where no blob qualifies. extent[t, d] = max over blobs of max over their pixels p of
+    p . u_d; a blob touching a picture edge that u_d points to is skipped for u_d (its leading
+    point is outside the picture: the arm leaving the top, a hand entering from below).
+    """
+    import cv2
+
+    t, h, w = fg.shape
+    nd = len(TIP_DIRECTIONS)
+    ext = np.full((t, nd), np.nan)
+    pts_out = np.full((t, nd, 2), np.nan)
+    k3 = np.ones((3, 3), np.uint8)
+    min_area = TIP_MIN_AREA * h * w
+    facing = TIP_DIRECTIONS @ _EDGE_NORMALS.T > 0.1  # [D, 4]
+    # OpenCV labels one image at a time; the work per blob is vectorised over its pixels and
+    # all directions
+    for i in range(t):
+        mask = cv2.morphologyEx(fg[i], cv2.MORPH_OPEN, k3)
+        n, lab, st, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        for c in range(1, n):
+            x0, y0, bw, bh, area = st[c]
+            if area < min_area:
+                continue
+            ys, xs = np.nonzero(lab[y0 : y0 + bh, x0 : x0 + bw] == c)
+            pts = np.stack([xs + x0, ys + y0], 1).astype(np.float64)
+            proj = pts @ TIP_DIRECTIONS.T  # [n, D]
+            j = proj.argmax(axis=0)
+            best = proj[j, np.arange(nd)]
+            touch = np.array(
+                [
+                    x0 <= margin,
+                    x0 + bw - 1 >= w - 1 - margin,
+                    y0 <= margin,
+                    y0 + bh - 1 >= h - 1 - margin,
+                ]
+            )
+            ok = ~(facing & touch[None]).any(axis=1) & ~(best <= ext[i])  # NaN compares False
+            ext[i, ok] = best[ok]
+            pts_out[i, ok] = pts[j[ok]]
+    return ext, pts_out
+
+
+def _tip_detect(
+    frames: np.ndarray,
+    times: np.ndarray,
+    threshold: float,
+    min_sep_s: float,
+    stop_fraction: float = 0.3,
+) -> dict[str, np.ndarray]:
+    """Impacts from the tip track. frames [T, H, W, 3] uint8 (working size), times [T].
+
+    A frame m scores in direction u when the leading point arrived moving along u
+    (v_in = (e[m] - e[m-1]) / dt > 0, and it was already moving that way one frame earlier)
+    and then stopped or reversed (v_out <= stop_fraction * v_in): score = v_in - max(v_out, 0)
+    in long sides per second. The point must move coherently (its 2-D step at most
+    1.3 x the step along u + 3 px on both sides of m), which rejects blobs splitting or
+    merging. Contact time: intersection of the approach line (m-2 -> m-1) and the rebound
+    line (m -> m+1 or m+1 -> m+2); speeds: the point's 2-D speed over the last approach step,
+    extrapolated to the contact at the approach's acceleration, and over the first rebound step.
+    """
+    t, h, w = frames.shape[:3]
+    ext, pts = tip_track(foreground_mask(frames))
+    dt = np.maximum(np.diff(times), 1e-4)[:, None]
+    step_e = np.diff(ext, axis=0)  # [T-1, D], step into frame i+1
+    step_p = np.linalg.norm(np.diff(pts, axis=0), axis=-1)
+    nanrow = np.full((1, ext.shape[1]), np.nan)
+    v = step_e / dt
+    v_in = np.concatenate([nanrow, v])  # arriving at frame i
+    v_out = np.concatenate([v, nanrow])  # leaving frame i
+    v_prev = np.concatenate([nanrow, nanrow, v[:-1]])
+    coh = step_p <= 1.3 * np.abs(step_e) + 3.0
+    coh_in = np.concatenate([nanrow.astype(bool), coh])
+    coh_out = np.concatenate([coh, nanrow.astype(bool)])
+    with np.errstate(invalid="ignore"):
+        good = (v_in > 0) & (v_prev > 0) & (v_out <= stop_fraction * v_in) & coh_in & coh_out
+        score = np.where(good, v_in - np.maximum(v_out, 0.0), 0.0)
+    score = np.nan_to_num(score) / float(max(h, w))
+    best = score.max(axis=1)
+    bd = score.argmax(axis=1)
+    peaks = _pick_peaks(best, times, threshold, min_sep_s)
+    peaks = peaks[(peaks >= 2) & (peaks <= t - 2)]
+    n = len(peaks)
+    out = {k: np.zeros(n) for k in ("t_contact", "speed_before", "speed_after", "x", "y")}
+    for j, m in enumerate(peaks):  # a loop over the few detected impacts
+        d = bd[m]
+        e, p = ext[:, d], pts[:, d]
+        va = v[m - 2, d]  # approach (m-2 -> m-1)
+        # rebound: from m if the point already came back at m, else from m+1
+        vr = v[m, d] if m + 1 >= t - 1 or not np.isfinite(v[m + 1, d]) else v[m + 1, d]
+        er, tr = (e[m + 1], times[m + 1])
+        if va - vr > 1e-9 and np.isfinite(er):
+            tc = (er - e[m - 1] + va * times[m - 1] - vr * tr) / (va - vr)
+        else:
+            tc = times[m]
+        tc = float(np.clip(tc, times[m - 1], times[m + 1]))
+        last = m if tc >= times[m] else m - 1  # last frame before contact
+        s_last = np.linalg.norm(p[last] - p[last - 1]) / dt[last - 1, 0]
+        s_prev = (
+            np.linalg.norm(p[last - 1] - p[last - 2]) / dt[last - 2, 0] if last >= 2 else np.nan
+        )
+        sb = s_last
+        if np.isfinite(s_prev) and s_prev > 0:  # constant acceleration up to the contact
+            acc = (s_last - s_prev) / (0.5 * (dt[last - 1, 0] + dt[last - 2, 0]))
+            sb = s_last + max(acc, 0.0) * (tc - 0.5 * (times[last] + times[last - 1]))
+        first = last + 1  # first frame after contact
+        sa = np.linalg.norm(p[first + 1] - p[first]) / dt[first, 0] if first + 1 < t else np.nan
+        out["t_contact"][j] = tc
+        out["speed_before"][j] = sb
+        out["speed_after"][j] = 0.0 if not np.isfinite(sa) else sa
+        out["x"][j], out["y"][j] = p[m]
+    out["peaks"] = peaks
+    out["score"] = best
+    out["conf"] = 1.0 / (1.0 + (threshold / np.maximum(best[peaks], 1e-9)) ** 2)
+    # per-frame speed of the leading point in the winning direction (for plots)
+    sp = np.concatenate([[0.0], np.nan_to_num(step_p[np.arange(t - 1), bd[1:]]) / dt[:, 0]])
+    out["speed"] = sp
+    return out
+
+
+def _tip_method(
+    video: VideoFrames | np.ndarray, times: np.ndarray, *, threshold: float, min_sep_s: float
+) -> tuple[MotionTrack, dict[str, np.ndarray]]:
+    """Run the tip tracker on a video at TIP_WORK_SIZE; positions and speeds in original pixels."""
+    import cv2
+
+    frames = video.frames if isinstance(video, VideoFrames) else np.asarray(video)
+    if frames.ndim == 3:
+        frames = np.repeat(frames[..., None], 3, axis=-1)
+    if frames.ndim != 4 or frames.shape[-1] != 3:
+        raise InputError(f"frames must be [T, H, W, 3] RGB or [T, H, W] gray, got {frames.shape}")
+    t, h, w, _ = frames.shape
+    if times.shape != (t,):
+        raise InputError(f"times_s has shape {times.shape}, expected ({t},)")
+    scale = max(h, w) / float(TIP_WORK_SIZE)
+    if scale > 1.0:
+        nw, nh = max(8, round(w / scale)), max(8, round(h / scale))
+        work = np.empty((t, nh, nw, 3), np.uint8)
+        for i in range(t):  # OpenCV resizes one image at a time
+            work[i] = cv2.resize(frames[i], (nw, nh), interpolation=cv2.INTER_AREA)
+        scale = max(h / nh, w / nw)
+    else:
+        work, scale = np.ascontiguousarray(frames, dtype=np.uint8), 1.0
+    # repeated frames (frame-rate conversion) would look like sudden stops: drop them
+    keep = np.flatnonzero(_distinct_frames(_as_gray(work)))
+    work, kept_times = work[keep], times[keep]
+    if len(keep) < 5:
+        found = {k: np.zeros(0) for k in ("t_contact", "speed_before", "speed_after", "x", "y")}
+        found.update(peaks=np.zeros(0, int), conf=np.zeros(0))
+        score = np.zeros(len(keep))
+        speed = np.zeros(len(keep))
+    else:
+        found = _tip_detect(work, kept_times, threshold, min_sep_s)
+        score, speed = found["score"], found["speed"]
+    for k in ("speed_before", "speed_after", "x", "y"):
+        found[k] = found[k] * scale
+    track = MotionTrack(
+        times_s=kept_times,
+        score=score,
+        speed_px_s=speed * scale,
+        x=np.zeros(len(keep)),
+        y=np.zeros(len(keep)),
+        scale=scale,
+    )
+    return track, found
+
+
 def _pick_peaks(
     score: np.ndarray, times: np.ndarray, threshold: float, min_sep_s: float
 ) -> np.ndarray:
@@ -365,7 +593,8 @@ def detect_impacts(
     mass_kg: float | None = None,
     mass_estimator=None,
     material: str | None = None,
-    threshold: float = DEFAULT_THRESHOLD,
+    threshold: float | None = None,
+    method: str = "flow",
     relative_threshold: float = DEFAULT_RELATIVE_THRESHOLD,
     min_separation_s: float = DEFAULT_MIN_SEPARATION_S,
     work_size: int = DEFAULT_WORK_SIZE,
@@ -392,30 +621,49 @@ def detect_impacts(
         raise InputError(
             f"video has {n} frames; impact detection needs at least {MIN_FRAMES} (one window)"
         )
-    track, per = motion_track(video, times_s=times_s, work_size=work_size, flow_preset=flow_preset)
-    times = track.times_s  # distinct frames only (repeats dropped)
+    if not isinstance(video, VideoFrames) and times_s is None:
+        raise InputError("times_s [T] is required when passing raw frames")
     all_times = (
         np.asarray(video.times_s, np.float64)
         if isinstance(video, VideoFrames)
-        else np.asarray(times_s)
+        else np.asarray(times_s, np.float64)
     )
-    # the bar rises with the clip's general motion level (hand motion, residual camera shake)
-    level = float(np.median(track.score[1:-1])) if track.score.size > 2 else 0.0
-    bar = max(threshold, relative_threshold * level)
-    peaks = _pick_peaks(track.score, times, bar, min_separation_s)
-    # sub-frame timing: fraction of the last interval the striker still moved (constant speed)
-    d_last = per["d_last"][peaks]
-    d_prev = per["d_prev"][peaks]
-    frac = np.where(d_prev > 1e-3, np.clip(d_last / np.maximum(d_prev, 1e-3), 0.0, 1.0), 1.0)
-    t_prev = times[np.maximum(peaks - 1, 0)]
-    t_contact = t_prev + frac * (times[peaks] - t_prev)
-    conf = 1.0 / (1.0 + (bar / np.maximum(track.score[peaks], 1e-9)) ** 2)
-    sb_px = per["speed_in"][peaks] * track.scale
-    sa_px = per["speed_out"][peaks] * track.scale
+    if method == "tip":
+        track, found = _tip_method(
+            video,
+            all_times,
+            threshold=TIP_THRESHOLD if threshold is None else threshold,
+            min_sep_s=min_separation_s,
+        )
+        t_contact, conf = found["t_contact"], found["conf"]
+        sb_px, sa_px = found["speed_before"], found["speed_after"]
+        xs, ys = found["x"], found["y"]
+    elif method == "flow":
+        threshold = DEFAULT_THRESHOLD if threshold is None else threshold
+        track, per = motion_track(
+            video, times_s=times_s, work_size=work_size, flow_preset=flow_preset
+        )
+        times = track.times_s  # distinct frames only (repeats dropped)
+        # the bar rises with the clip's general motion level (hand motion, residual shake)
+        level = float(np.median(track.score[1:-1])) if track.score.size > 2 else 0.0
+        bar = max(threshold, relative_threshold * level)
+        peaks = _pick_peaks(track.score, times, bar, min_separation_s)
+        # sub-frame timing: fraction of the last interval the striker still moved
+        d_last = per["d_last"][peaks]
+        d_prev = per["d_prev"][peaks]
+        frac = np.where(d_prev > 1e-3, np.clip(d_last / np.maximum(d_prev, 1e-3), 0.0, 1.0), 1.0)
+        t_prev = times[np.maximum(peaks - 1, 0)]
+        t_contact = t_prev + frac * (times[peaks] - t_prev)
+        conf = 1.0 / (1.0 + (bar / np.maximum(track.score[peaks], 1e-9)) ** 2)
+        sb_px = per["speed_in"][peaks] * track.scale
+        sa_px = per["speed_out"][peaks] * track.scale
+        xs, ys = track.x[peaks], track.y[peaks]
+    else:
+        raise InputError(f"unknown detection method {method!r}; use 'flow' or 'tip'")
 
     frames_rgb = video.frames if isinstance(video, VideoFrames) else np.asarray(video)
     events: list[ImpactEvent] = []
-    for j, i in enumerate(peaks):  # a loop over the few detected impacts, not over frames
+    for j in range(len(t_contact)):  # a loop over the few detected impacts, not over frames
         sb_m = float(sb_px[j] * meters_per_pixel) if meters_per_pixel else None
         sa_m = float(sa_px[j] * meters_per_pixel) if meters_per_pixel else None
         mass = mass_kg
@@ -424,8 +672,8 @@ def detect_impacts(
                 frames=frames_rgb if frames_rgb.ndim == 4 else None,
                 material=material,
                 meters_per_pixel=meters_per_pixel,
-                x=float(track.x[i]),
-                y=float(track.y[i]),
+                x=float(xs[j]),
+                y=float(ys[j]),
             )
         ke = kinetic_energy_change(mass, sb_m, sa_m)
         tc = float(t_contact[j])
@@ -434,8 +682,8 @@ def detect_impacts(
                 time_s=tc,
                 frame=int(np.argmin(np.abs(all_times - tc))),
                 confidence=float(conf[j]),
-                x=float(track.x[i]),
-                y=float(track.y[i]),
+                x=float(xs[j]),
+                y=float(ys[j]),
                 speed_before_px_s=float(sb_px[j]),
                 speed_after_px_s=float(sa_px[j]),
                 speed_before_m_s=sb_m,
