@@ -171,3 +171,23 @@ def test_zero_frames(capsys, tmp_path):
     path = _write_video(tmp_path / "empty.mp4", np.zeros((0, 64, 64, 3), np.uint8))
     code, out, err = _run(["detect", str(path)], capsys)
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
+
+
+def test_method_tip_json(tmp_path, capsys):
+    """--method tip on a SynthHits video: same JSON schema, contacts near the true frames."""
+    from physfoley.data.synthhits import generate_video
+
+    rec = generate_video(tmp_path, "v5", 5, seconds=4.0, mp4_audio=False)
+    path = tmp_path / "v5_denoised.mp4"
+    code, out, _ = _run(
+        ["detect", str(path), "--json", "--method", "tip", "--meters-per-pixel", "0.0015"], capsys
+    )
+    assert code == 0
+    doc = json.loads(out)
+    truth = [h["contact_frame"] for h in rec["hits"] if h["action"] == "hit"]
+    frames = [ev["frame"] for ev in doc["impacts"]]
+    assert truth and all(min(abs(f - c) for f in frames) <= 1 for c in truth)
+    assert all(ev["speed_before_m_s"] is not None for ev in doc["impacts"])
+    with pytest.raises(SystemExit) as exc:  # argparse rejects an unknown method
+        main(["detect", str(path), "--method", "nope"])
+    assert exc.value.code == 2

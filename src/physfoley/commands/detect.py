@@ -16,7 +16,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="find impacts (time, position, striker speed, mass, energy) in a video",
         description=(
             "Find the moments a striker is abruptly stopped or reversed, from the picture alone "
-            "(dense optical flow with camera-shake compensation; see docs/detection.md). "
+            "(dense optical flow with camera-shake compensation, or tracking of the striker's "
+            "leading point with --method tip; see docs/detection.md). "
             "The soundtrack, if any, is never read."
         ),
     )
@@ -36,6 +37,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="struck material (glass, wood, ceramic, metal, cloth, plastic, drywall, carpet, "
         "paper, rock): estimates mass from density x apparent size (needs --meters-per-pixel)",
     )
+    p.add_argument(
+        "--method",
+        choices=("flow", "tip"),
+        default="flow",
+        help="flow: dense optical flow (default, better on real footage); tip: track the "
+        "striker's leading point (far better on SynthHits; see docs/detection.md)",
+    )
     p.add_argument("--threshold", type=float, default=None, help="score threshold (advanced)")
     p.add_argument("--force", action="store_true", help="overwrite the --plot file")
     p.set_defaults(func=run)
@@ -48,7 +56,7 @@ def _finite(x):
 def run(args: argparse.Namespace) -> int:
     from physfoley.atomic import check_output_path
     from physfoley.video.io import read_video
-    from physfoley.video.motion import DEFAULT_THRESHOLD, MIN_FRAMES, detect_impacts
+    from physfoley.video.motion import MIN_FRAMES, detect_impacts
     from physfoley.video.physics import (
         DENSITY_KG_M3,
         FixedMassEstimator,
@@ -81,7 +89,8 @@ def run(args: argparse.Namespace) -> int:
         meters_per_pixel=args.meters_per_pixel,
         mass_estimator=estimator,
         material=args.material,
-        threshold=DEFAULT_THRESHOLD if args.threshold is None else args.threshold,
+        threshold=args.threshold,
+        method=args.method,
         return_track=True,
     )
     if args.plot:
