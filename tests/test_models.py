@@ -19,7 +19,13 @@ from physfoley.models.factory import (
     save_model_dir,
 )
 from physfoley.models.physics_encoder import normalize_physics
-from physfoley.models.visual_encoder import segment_indices, temporal_shift
+from physfoley.models.visual_encoder import (
+    contact_crop,
+    contact_point,
+    crop_windows,
+    segment_indices,
+    temporal_shift,
+)
 
 
 def _physics(b: int, audio, m: int = 100) -> dict[str, torch.Tensor]:
@@ -111,6 +117,60 @@ def test_small_model_shapes_and_size_budget():
     mu = model.physics_latent(_physics(b, cfg.audio))
     eps = model(torch.randn(b, 1, 257, 44), torch.tensor([3, 700]), {"mu": mu, "nu": nu})
     assert nu.shape == (b, 128) and eps.shape == (b, 1, 257, 44)
+
+
+def _striker_windows(tips: list[tuple[int, int]], size: int = 112) -> torch.Tensor:
+    """Windows [B, 22, S, S, 3] of a textured still scene and a bright bar coming down from the
+    top edge; in window b the bar's lower tip reaches tips[b] = (x, y) at the onset frame 11."""
+    gen = torch.Generator().manual_seed(0)
+    scene = torch.randint(60, 120, (size, size, 3), generator=gen, dtype=torch.uint8)
+    out = scene.expand(len(tips), 22, size, size, 3).clone()
+    for b, (x, y) in enumerate(tips):
+        for f in range(22):
+            tip = y - 6 * max(11 - f, 0) + 2 * max(f - 11, 0) // 3  # falls, stops, lifts slowly
+            if tip > 0:
+                out[b, f, : min(tip + 1, size), x - 2 : x + 3] = 250
+    return out
+
+
+def test_contact_point_finds_the_striker_tip_at_onset():
+    tips = [(30, 70), (80, 40), (56, 100), (10, 20)]
+    found = contact_point(_striker_windows(tips))
+    assert found.shape == (4, 2)
+    assert torch.allclose(found, torch.tensor(tips, dtype=torch.float32), atol=1.5)
+    still = torch.full((2, 22, 64, 48, 3), 90, dtype=torch.uint8)  # nothing moves: centre
+    assert torch.allclose(contact_point(still), torch.tensor([[23.5, 31.5]] * 2))
+
+
+def test_crop_windows_boxes_stay_inside_and_follow_the_centre():
+    frames = torch.arange(64 * 64).view(1, 1, 64, 64, 1).expand(3, 2, 64, 64, 3).clone()
+    crops = crop_windows(frames, torch.tensor([[32.0, 32.0], [0.0, 0.0], [63.0, 10.0]]), 16)
+    assert crops.shape == (3, 2, 16, 16, 3)
+    assert torch.equal(crops[0, 1, ..., 0], frames[0, 0, 24:40, 24:40, 0])
+    assert torch.equal(crops[1, 0, ..., 0], frames[0, 0, :16, :16, 0])  # clamped into the frame
+    assert torch.equal(crops[2, 0, ..., 0], frames[0, 0, 2:18, 48:64, 0])
+    windows = _striker_windows([(80, 40)])
+    crop = contact_crop(windows, 0.5, 0.1)  # 56 px box centred 11 px below the tip
+    assert crop.shape == (1, 22, 56, 56, 3)
+    y, x = (int(v) for v in contact_point(windows)[0].flip(0))  # tip found at (80, 41)
+    y0 = round(y + 11.2 - 28)
+    assert torch.equal(crop[0, 0], windows[0, 0, y0 : y0 + 56, x - 28 : x + 28])
+
+
+def test_small_model_crops_its_window_and_old_configs_do_not():
+    model = build_model("small").eval()
+    assert model.cfg.visual.crop == "contact"
+    windows = _striker_windows([(80, 40), (30, 70)])
+    seen = model.visual_frames(windows)
+    assert seen.shape == (2, 22, 56, 56, 3)
+    # nu depends only on the crop: changing pixels far from the contact point changes nothing
+    far = windows.clone()
+    far[0, :, 100:, :20] = 0
+    with torch.no_grad():
+        assert torch.equal(model.visual_latent(far), model.visual_latent(windows))
+    assert model_config("paper").visual.crop == "none"  # configs saved before the crop existed
+    with pytest.raises(InputError, match="crop"):
+        build_model(model_config("small", {"visual": {"crop": "middle"}})).visual_frames(windows)
 
 
 def test_temporal_shift_moves_channel_folds_between_frames():

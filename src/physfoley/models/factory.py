@@ -29,7 +29,7 @@ from physfoley.models.dit import FrameDiT
 from physfoley.models.physics_encoder import PhysicsEncoder
 from physfoley.models.residual_encoder import ResidualEncoder
 from physfoley.models.unet2d import UNet2D
-from physfoley.models.visual_encoder import VisualEncoder, segment_indices
+from physfoley.models.visual_encoder import VisualEncoder, contact_crop, segment_indices
 
 FORMAT = "physfoley-model"
 FORMAT_VERSION = 1
@@ -70,6 +70,12 @@ class VisualConfig:
     num_segments: int = 22  # frames of the window the encoder sees (TSN segments)
     input_size: int | None = None  # resize frames to this square size first
     dropout: float = 0.0
+    # "none": whole frames; "contact": each window cropped around the contact point found in
+    # its frames (`visual_encoder.contact_crop`), side crop_size x the frame, centre
+    # crop_offset x the frame height below the striker's tip.
+    crop: str = "none"
+    crop_size: float = 0.5
+    crop_offset: float = 0.1
 
 
 @dataclass(frozen=True)
@@ -130,8 +136,9 @@ MODEL_PRESETS: dict[str, ModelConfig] = {
             depths=(1, 1, 1, 1),
             stem_width=16,
             num_segments=8,
-            input_size=96,
+            input_size=64,
             dropout=0.2,
+            crop="contact",
         ),
         denoiser=DenoiserConfig(
             kind="dit", dit_dim=128, dit_depth=4, dit_heads=4, dit_mlp_ratio=2.0
@@ -188,11 +195,18 @@ class ImpactDiffusionModel(nn.Module):
         """(1, F, T) of one generated spectrogram."""
         return (1, *self.cfg.audio.spec_shape)
 
+    def visual_frames(self, frames: Tensor) -> Tensor:
+        """What the visual encoder looks at: the window, cropped around its contact point when
+        `cfg.visual.crop == "contact"`. frames: Tensor[B, W, H, W', 3] -> Tensor[B, W, h, w, 3]."""
+        return window_view(frames, self.cfg.visual)
+
     def visual_latent(self, frames: Tensor) -> Tensor:
         """frames: Tensor[B, W, H, W, 3] uint8 window (W frames) -> nu Tensor[B, D].
 
-        Uses the centre frame of each of `cfg.visual.num_segments` equal segments.
+        The window is cropped first (`visual_frames`); the encoder then sees the centre frame
+        of each of `cfg.visual.num_segments` equal segments.
         """
+        frames = self.visual_frames(frames)
         idx = segment_indices(frames.shape[1], self.cfg.visual.num_segments).to(frames.device)
         return self.visual.latent(frames.index_select(1, idx))
 
@@ -209,6 +223,18 @@ class ImpactDiffusionModel(nn.Module):
     ) -> Tensor:
         """x: Tensor[B, 1, F, T], t: Tensor[B], cond {"mu", "nu"} -> Tensor[B, 1, F, T]."""
         return self.denoiser(x, t, cond, drop)
+
+
+def window_view(frames: Tensor, visual: VisualConfig) -> Tensor:
+    """The part of each frame window the visual encoder sees (see `VisualConfig.crop`).
+
+    frames: Tensor[B, W, H, W', 3] uint8, frame W // 2 the contact frame -> Tensor[B, W, h, w, 3].
+    """
+    if visual.crop == "none":
+        return frames
+    if visual.crop == "contact":
+        return contact_crop(frames, visual.crop_size, visual.crop_offset)
+    raise InputError(f"unknown visual crop {visual.crop!r}; choose 'none' or 'contact'")
 
 
 def build_visual_encoder(cfg: ModelConfig) -> VisualEncoder:

@@ -174,6 +174,93 @@ class VisualEncoder(nn.Module):
         return feats if self.feature == "penultimate" else logits
 
 
+# ---------------------------------------------------------------------------- contact crop
+#
+# SynthHits (and Greatest Hits) scenes hold several objects and the struck one is often small,
+# so a global-pooled CNN over the full frame learns scenes, not the struck material (0.13 test
+# accuracy, chance 0.10). Cropping the window around the contact point fixes what the network
+# looks at. The point is found from the frames alone, identically at training time (prepared
+# windows) and on a user's video (the pipeline's windows): no annotation is needed.
+
+
+def contact_point(
+    frames: Tensor,
+    *,
+    onset: int | None = None,
+    lag: int = 2,
+    threshold: float = 120.0,
+    min_pixels: int = 2,
+) -> Tensor:
+    """Where the striker touches the object, from the picture alone.
+
+    frames : Tensor[B, W, H, W', 3] uint8 windows whose frame `onset` (default W // 2, as
+    `data.prepare.onset_windows` builds them) is the contact frame.
+    Returns Tensor[B, 2] float (x, y) in pixels of the frames.
+
+    The striker is the thing that moved between frame onset - lag and the onset frame; strikes
+    come from above, so its tip is the LOWEST image row where the two frames differ (RGB
+    absolute difference summed over channels, 3x3 box blur, > `threshold` grey levels in at
+    least `min_pixels` pixels of the row); x is the mean column of those pixels. A window
+    with too little motion retries at half the threshold, then falls back to the frame centre.
+    On the SynthHits test windows this lands within 12 px (of 112) of the true striker
+    position at contact for 97 % of hits, median error 2.5 px (docs/results/model.md).
+    """
+    b, w, h, wd = frames.shape[:4]
+    o = w // 2 if onset is None else onset
+    a = frames[:, o].float()
+    c = frames[:, max(o - lag, 0)].float()
+    diff = (a - c).abs().sum(-1)[:, None]  # [B, 1, H, W']
+    diff = F.avg_pool2d(diff, 3, 1, 1, count_include_pad=False)[:, 0]
+    rows_idx = torch.arange(h, device=frames.device)
+    cols_idx = torch.arange(wd, device=frames.device, dtype=torch.float32)
+    x = torch.full((b,), (wd - 1) / 2.0, device=frames.device)
+    y = torch.full((b,), (h - 1) / 2.0, device=frames.device)
+    found = torch.zeros(b, dtype=torch.bool, device=frames.device)
+    for thr in (threshold, threshold / 2):
+        mask = diff > thr  # [B, H, W']
+        rows = mask.sum(-1) >= min_pixels  # [B, H]
+        has = rows.any(-1) & ~found
+        low = torch.where(rows, rows_idx, -1).amax(-1).clamp(min=0)  # [B]
+        row_mask = mask[torch.arange(b, device=frames.device), low].float()  # [B, W']
+        mean_x = (row_mask * cols_idx).sum(-1) / row_mask.sum(-1).clamp(min=1)
+        x = torch.where(has, mean_x, x)
+        y = torch.where(has, low.float(), y)
+        found = found | has
+    return torch.stack([x, y], dim=-1)
+
+
+def crop_windows(frames: Tensor, centres: Tensor, size: int) -> Tensor:
+    """Square crops of every frame of each window, one box per window.
+
+    frames : Tensor[B, W, H, W', 3]; centres : Tensor[B, 2] (x, y) pixels; size : crop side
+    (pixels, <= min(H, W')). Boxes are shifted to stay inside the frame.
+    Returns Tensor[B, W, size, size, 3].
+    """
+    b, _, h, wd = frames.shape[:4]
+    size = int(min(size, h, wd))
+    x0 = (centres[:, 0] - size / 2).round().long().clamp(0, wd - size)
+    y0 = (centres[:, 1] - size / 2).round().long().clamp(0, h - size)
+    steps = torch.arange(size, device=frames.device)
+    rows = y0[:, None] + steps  # [B, size]
+    cols = x0[:, None] + steps
+    bi = torch.arange(b, device=frames.device)[:, None, None]
+    out = frames[bi, :, rows[:, :, None], cols[:, None, :]]  # [B, size, size, W, 3]
+    return out.permute(0, 3, 1, 2, 4)
+
+
+def contact_crop(frames: Tensor, size_frac: float, offset_frac: float = 0.0) -> Tensor:
+    """Crop each window around its contact point (`contact_point`).
+
+    frames : Tensor[B, W, H, W', 3] uint8 -> Tensor[B, W, s, s, 3], s = round(size_frac *
+    min(H, W')); the box centre sits `offset_frac * H` below the contact point (the struck
+    object lies under the striker's tip).
+    """
+    h, wd = frames.shape[2:4]
+    centres = contact_point(frames)
+    centres = centres + torch.tensor([0.0, offset_frac * h], device=centres.device)
+    return crop_windows(frames, centres, round(size_frac * min(h, wd)))
+
+
 def segment_indices(
     num_frames: int,
     num_segments: int,

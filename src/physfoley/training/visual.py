@@ -42,19 +42,30 @@ def _labels(data, rows: np.ndarray) -> torch.Tensor:
 
 @torch.no_grad()
 def evaluate_visual(
-    encoder, data, rows: np.ndarray, num_segments: int, *, batch_size: int = 32, device="cpu"
+    encoder,
+    data,
+    rows: np.ndarray,
+    num_segments: int,
+    *,
+    batch_size: int = 32,
+    device="cpu",
+    visual_cfg=None,
 ) -> float:
-    """Material accuracy of `encoder` on `rows` (segment-centre frames)."""
+    """Material accuracy of `encoder` on `rows` (segment-centre frames of each window, cropped
+    as `visual_cfg` (a `VisualConfig`) says; whole frames when it is None)."""
+    from physfoley.models.factory import window_view
     from physfoley.models.visual_encoder import segment_indices
 
     encoder.eval()
     correct = 0
     frames = data.arrays["frames"]
-    idx = segment_indices(frames.shape[1], num_segments).numpy()
+    idx = torch.from_numpy(segment_indices(frames.shape[1], num_segments).numpy())
     for start in range(0, len(rows), batch_size):
         batch = np.sort(rows[start : start + batch_size])
-        x = torch.from_numpy(np.ascontiguousarray(frames[batch][:, idx])).to(device)
-        logits, _ = encoder(x)
+        x = torch.from_numpy(np.ascontiguousarray(frames[batch])).to(device)
+        if visual_cfg is not None:
+            x = window_view(x, visual_cfg)
+        logits, _ = encoder(x[:, idx.to(x.device)])
         correct += int((logits.argmax(-1).cpu() == _labels(data, batch)).sum())
     encoder.train()
     return correct / max(1, len(rows))
@@ -70,7 +81,7 @@ def train_visual(
     progress: bool = False,
 ) -> dict:
     """Train the visual encoder; returns a summary (steps, train/test accuracy, files)."""
-    from physfoley.models.factory import build_visual_encoder, model_config
+    from physfoley.models.factory import build_visual_encoder, model_config, window_view
     from physfoley.models.visual_encoder import segment_indices
 
     env = C.setup_distributed(device)
@@ -99,8 +110,9 @@ def train_visual(
             for group in opt.param_groups:
                 group["lr"] = C.lr_at(step, cfg)
             batch = C.batch_rows(rows, cfg.batch_size, step, cfg.seed, env)
-            idx = segment_indices(window, num_segments, random=True).numpy()
-            x = torch.from_numpy(np.ascontiguousarray(frames[batch][:, idx]))
+            idx = segment_indices(window, num_segments, random=True)
+            # the whole window first: the contact crop is found from its onset frames
+            x = window_view(torch.from_numpy(frames[batch]), model_cfg.visual)[:, idx]
             flip = torch.rand(len(batch)) < cfg.flip_prob
             x = torch.where(flip[:, None, None, None, None], x.flip(3), x)
             x = _random_crop(x, cfg.crop_scale_min).to(env.device)
@@ -151,6 +163,7 @@ def train_visual(
                     num_segments,
                     batch_size=cfg.infer_batch_size,
                     device=env.device,
+                    visual_cfg=model_cfg.visual,
                 )
             save_file(
                 {k: v.contiguous() for k, v in encoder.state_dict().items()}, str(out / WEIGHTS)
