@@ -364,6 +364,8 @@ TIP_COLOR_LEVEL = 25.0
 TIP_SHAKE_PX = 3
 #: Blobs smaller than this fraction of the frame are noise.
 TIP_MIN_AREA = 0.0005
+#: Blobs considered per frame and direction (the furthest reaching first).
+TIP_CANDIDATES = 4
 
 
 def _background(frames: np.ndarray, samples: int = 60) -> np.ndarray:
@@ -387,9 +389,12 @@ def foreground_mask(frames: np.ndarray) -> np.ndarray:
     t = frames.shape[0]
     bg = _background(frames)
     f = frames.astype(np.float32)
-    gain = np.median(f.reshape(t, -1, 3), axis=1) / np.maximum(
-        np.median(bg.reshape(-1, 3), axis=0), 1.0
-    )
+    # gain per frame and channel: the median ratio to the background over a sparse grid of
+    # pixels (the median pixel of a two-toned picture jumps between the tones; the ratio's
+    # median does not)
+    sub = (slice(None), slice(None, None, 4), slice(None, None, 4))
+    ratio = f[sub] / np.maximum(bg[sub[1:]], 16.0)[None]
+    gain = np.median(ratio.reshape(t, -1, 3), axis=1)
     f /= np.maximum(gain, 1e-3)[:, None, None, :]
     k = np.ones((2 * TIP_SHAKE_PX + 1,) * 2, np.uint8)
     lo = cv2.erode(bg, k) - TIP_COLOR_LEVEL
@@ -397,20 +402,23 @@ def foreground_mask(frames: np.ndarray) -> np.ndarray:
     return ((f < lo) | (f > hi)).any(axis=-1).astype(np.uint8)
 
 
-def tip_track(fg: np.ndarray, margin: int = 2) -> tuple[np.ndarray, np.ndarray]:
-    """Leading point of the moving blobs along each of TIP_DIRECTIONS.
+def tip_track(
+    fg: np.ndarray, margin: int = 2, candidates: int = TIP_CANDIDATES
+) -> tuple[np.ndarray, np.ndarray]:
+    """Leading points of the moving blobs along each of TIP_DIRECTIONS.
 
-    fg : [T, H, W] uint8 foreground. Returns (extent [T, D], point [T, D, 2] (x, y)), NaN
-    where no blob qualifies. extent[t, d] = max over blobs of max over their pixels p of
-    p . u_d; a blob touching a picture edge that u_d points to is skipped for u_d (its leading
-    point is outside the picture: the arm leaving the top, a hand entering from below).
+    fg : [T, H, W] uint8 foreground. Returns (extent [T, D, K], point [T, D, K, 2] (x, y)):
+    for each frame and direction u_d, the K blobs reaching furthest along u_d, their extent
+    max_p p . u_d and the pixel p reaching it, best first, NaN where fewer blobs qualify.
+    A blob touching a picture edge that u_d points to is skipped for u_d (its leading point is
+    outside the picture: the arm leaving the top, a hand entering from below).
     """
     import cv2
 
     t, h, w = fg.shape
-    nd = len(TIP_DIRECTIONS)
-    ext = np.full((t, nd), np.nan)
-    pts_out = np.full((t, nd, 2), np.nan)
+    nd, k = len(TIP_DIRECTIONS), candidates
+    ext = np.full((t, nd, k), np.nan)
+    pts_out = np.full((t, nd, k, 2), np.nan)
     k3 = np.ones((3, 3), np.uint8)
     min_area = TIP_MIN_AREA * h * w
     facing = TIP_DIRECTIONS @ _EDGE_NORMALS.T > 0.1  # [D, 4]
@@ -419,6 +427,7 @@ def tip_track(fg: np.ndarray, margin: int = 2) -> tuple[np.ndarray, np.ndarray]:
     for i in range(t):
         mask = cv2.morphologyEx(fg[i], cv2.MORPH_OPEN, k3)
         n, lab, st, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        e_all, p_all = [], []
         for c in range(1, n):
             x0, y0, bw, bh, area = st[c]
             if area < min_area:
@@ -436,10 +445,33 @@ def tip_track(fg: np.ndarray, margin: int = 2) -> tuple[np.ndarray, np.ndarray]:
                     y0 + bh - 1 >= h - 1 - margin,
                 ]
             )
-            ok = ~(facing & touch[None]).any(axis=1) & ~(best <= ext[i])  # NaN compares False
-            ext[i, ok] = best[ok]
-            pts_out[i, ok] = pts[j[ok]]
+            # ... and a leading point on the picture's edge is where the frame cuts the blob
+            px, py = pts[j, 0], pts[j, 1]
+            cut = (px <= margin) | (px >= w - 1 - margin) | (py <= margin) | (py >= h - 1 - margin)
+            best[(facing & touch[None]).any(axis=1) | cut] = np.nan
+            e_all.append(best)
+            p_all.append(pts[j])
+        if not e_all:
+            continue
+        e_all = np.stack(e_all)  # [B, D]
+        p_all = np.stack(p_all)  # [B, D, 2]
+        order = np.argsort(-np.nan_to_num(e_all, nan=-np.inf), axis=0, kind="stable")[:k]
+        kk = order.shape[0]
+        ext[i, :, :kk] = np.take_along_axis(e_all, order, 0).T
+        pts_out[i, :, :kk] = np.take_along_axis(p_all, order[..., None], 0).transpose(1, 0, 2)
     return ext, pts_out
+
+
+def _link(pts_a: np.ndarray, pts_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each candidate of frame a, the nearest candidate of frame b (any frames).
+
+    pts_a, pts_b : [N, D, K, 2]. Returns (index [N, D, K] into b's K, distance [N, D, K]),
+    distance inf where either is missing.
+    """
+    dist = np.linalg.norm(pts_a[:, :, :, None] - pts_b[:, :, None], axis=-1)  # [N, D, K, K]
+    dist = np.where(np.isnan(dist), np.inf, dist)
+    idx = dist.argmin(axis=-1)
+    return idx, np.take_along_axis(dist, idx[..., None], -1)[..., 0]
 
 
 def _tip_detect(
@@ -449,73 +481,141 @@ def _tip_detect(
     min_sep_s: float,
     stop_fraction: float = 0.3,
 ) -> dict[str, np.ndarray]:
-    """Impacts from the tip track. frames [T, H, W, 3] uint8 (working size), times [T].
-
-    A frame m scores in direction u when the leading point arrived moving along u
-    (v_in = (e[m] - e[m-1]) / dt > 0, and it was already moving that way one frame earlier)
-    and then stopped or reversed (v_out <= stop_fraction * v_in): score = v_in - max(v_out, 0)
-    in long sides per second. The point must move coherently (its 2-D step at most
-    1.3 x the step along u + 3 px on both sides of m), which rejects blobs splitting or
-    merging. Contact time: intersection of the approach line (m-2 -> m-1) and the rebound
-    line (m -> m+1 or m+1 -> m+2); speeds: the point's 2-D speed over the last approach step,
-    extrapolated to the contact at the approach's acceleration, and over the first rebound step.
-    """
+    """Impacts from the tip track. frames [T, H, W, 3] uint8 (working size), times [T]."""
     t, h, w = frames.shape[:3]
     ext, pts = tip_track(foreground_mask(frames))
-    dt = np.maximum(np.diff(times), 1e-4)[:, None]
-    step_e = np.diff(ext, axis=0)  # [T-1, D], step into frame i+1
-    step_p = np.linalg.norm(np.diff(pts, axis=0), axis=-1)
-    nanrow = np.full((1, ext.shape[1]), np.nan)
-    v = step_e / dt
-    v_in = np.concatenate([nanrow, v])  # arriving at frame i
-    v_out = np.concatenate([v, nanrow])  # leaving frame i
-    v_prev = np.concatenate([nanrow, nanrow, v[:-1]])
-    coh = step_p <= 1.3 * np.abs(step_e) + 3.0
-    coh_in = np.concatenate([nanrow.astype(bool), coh])
-    coh_out = np.concatenate([coh, nanrow.astype(bool)])
+    return _tip_events(ext, pts, times, max(h, w), threshold, min_sep_s, stop_fraction)
+
+
+def _tip_events(
+    ext: np.ndarray,
+    pts: np.ndarray,
+    times: np.ndarray,
+    long_side: int,
+    threshold: float,
+    min_sep_s: float,
+    stop_fraction: float = 0.3,
+    approach_fraction: float = 0.25,
+) -> dict[str, np.ndarray]:
+    """Scores, peaks, contact times and speeds from a tip track (ext [T, D, K], pts [..., 2]).
+
+    Each candidate point of frame m is linked to the nearest candidate (same direction) of
+    frames m-1 and m+1, and those on to m-2 and m+2: a short track through m. The candidate
+    scores in direction u when it arrived moving along u (v_in = (e[m] - e[m-1]) / dt > 0,
+    not receding the frame before) and then stopped or reversed (v_out <= stop_fraction *
+    v_in): score = v_in - max(v_out, 0), in long sides per second. Every link must be coherent
+    (2-D step <= 1.3 x the step along u + 3 px), which rejects blobs appearing, splitting or
+    merging. Contact time: intersection of the approach line (the last step before contact)
+    and the rebound line (the first step after); speeds: the point's 2-D speed over the last
+    approach step, extrapolated to the contact at the approach's acceleration, and over the
+    first rebound step.
+    """
+    t, nd, k = ext.shape
+    if t < 5:
+        empty = {n: np.zeros(0) for n in ("t_contact", "speed_before", "speed_after", "x", "y")}
+        return {
+            **empty,
+            "peaks": np.zeros(0, int),
+            "conf": np.zeros(0),
+            "score": np.zeros(t),
+            "speed": np.zeros(t),
+        }
+    dt = np.maximum(np.diff(times), 1e-4)
+    prev_idx, prev_d = _link(pts[1:], pts[:-1])  # [T-1, D, K]: frame i+1 -> frame i
+    next_idx, next_d = _link(pts[:-1], pts[1:])  # frame i -> frame i+1
+    # chains through every candidate of frames m = 2..T-3: offsets -2..+2
+    m = np.arange(2, t - 2)
+    dd = np.arange(nd)[None, :, None]
+    kk = np.broadcast_to(np.arange(k)[None, None], (len(m), nd, k))
+    mm = m[:, None, None]
+    c_m1 = prev_idx[mm - 1, dd, kk]
+    c_m2 = prev_idx[mm - 2, dd, c_m1]
+    c_p1 = next_idx[mm, dd, kk]
+    c_p2 = next_idx[mm + 1, dd, c_p1]
+    e = np.stack(
+        [
+            ext[mm - 2, dd, c_m2],
+            ext[mm - 1, dd, c_m1],
+            ext[mm, dd, kk],
+            ext[mm + 1, dd, c_p1],
+            ext[mm + 2, dd, c_p2],
+        ],
+        -1,
+    )  # [M, D, K, 5]
+    dist = np.stack(
+        [
+            prev_d[mm - 2, dd, c_m1],
+            prev_d[mm - 1, dd, kk],
+            next_d[mm, dd, kk],
+            next_d[mm + 1, dd, c_p1],
+        ],
+        -1,
+    )  # 2-D steps between consecutive chain points [M, D, K, 4]
+    de = np.diff(e, axis=-1)  # [M, D, K, 4]
+    coh = dist <= 1.3 * np.abs(de) + 3.0
+    tdt = np.stack([dt[m - 2], dt[m - 1], dt[m], dt[m + 1]], -1)[:, None, None]  # [M,1,1,4]
+    v = de / tdt
+    v_prev, v_in, v_out = v[..., 0], v[..., 1], v[..., 2]
     with np.errstate(invalid="ignore"):
-        good = (v_in > 0) & (v_prev > 0) & (v_out <= stop_fraction * v_in) & coh_in & coh_out
-        score = np.where(good, v_in - np.maximum(v_out, 0.0), 0.0)
-    score = np.nan_to_num(score) / float(max(h, w))
-    best = score.max(axis=1)
-    bd = score.argmax(axis=1)
-    peaks = _pick_peaks(best, times, threshold, min_sep_s)
-    peaks = peaks[(peaks >= 2) & (peaks <= t - 2)]
-    n = len(peaks)
-    out = {k: np.zeros(n) for k in ("t_contact", "speed_before", "speed_after", "x", "y")}
-    for j, m in enumerate(peaks):  # a loop over the few detected impacts
-        d = bd[m]
-        e, p = ext[:, d], pts[:, d]
-        va = v[m - 2, d]  # approach (m-2 -> m-1)
-        # rebound: from m if the point already came back at m, else from m+1
-        vr = v[m, d] if m + 1 >= t - 1 or not np.isfinite(v[m + 1, d]) else v[m + 1, d]
-        er, tr = (e[m + 1], times[m + 1])
-        if va - vr > 1e-9 and np.isfinite(er):
-            tc = (er - e[m - 1] + va * times[m - 1] - vr * tr) / (va - vr)
-        else:
-            tc = times[m]
-        tc = float(np.clip(tc, times[m - 1], times[m + 1]))
-        last = m if tc >= times[m] else m - 1  # last frame before contact
-        s_last = np.linalg.norm(p[last] - p[last - 1]) / dt[last - 1, 0]
-        s_prev = (
-            np.linalg.norm(p[last - 1] - p[last - 2]) / dt[last - 2, 0] if last >= 2 else np.nan
+        good = (
+            (v_in > 0)
+            & (v_prev > approach_fraction * v_in)
+            & (v_out <= stop_fraction * v_in)
+            & coh[..., 0]
+            & coh[..., 1]
+            & coh[..., 2]
         )
+        score = np.where(good, v_in - np.maximum(v_out, 0.0), 0.0)
+    score = np.nan_to_num(score).reshape(len(m), -1) / float(long_side)
+    flat = score.argmax(axis=1)
+    best = np.zeros(t)
+    best[m] = score[np.arange(len(m)), flat]
+    peaks = _pick_peaks(best, times, threshold, min_sep_s)
+    n = len(peaks)
+    out = {name: np.zeros(n) for name in ("t_contact", "speed_before", "speed_after", "x", "y")}
+    pchain = np.stack(
+        [
+            pts[mm - 2, dd, c_m2],
+            pts[mm - 1, dd, c_m1],
+            pts[mm, dd, kk],
+            pts[mm + 1, dd, c_p1],
+            pts[mm + 2, dd, c_p2],
+        ],
+        -2,
+    )  # [M, D, K, 5, 2]
+    for j, pk in enumerate(peaks):  # a loop over the few detected impacts
+        r = pk - 2
+        d, c = divmod(int(flat[r]), k)
+        ec, pc, vc, okc = e[r, d, c], pchain[r, d, c], v[r, d, c], coh[r, d, c]
+        tc_ = times[pk - 2 : pk + 3]
+        # approach: the last step before the stop (m-1 -> m) when the point was still
+        # arriving at m; rebound: the first step after (m -> m+1 or m+1 -> m+2)
+        va = vc[1]
+        vr = vc[3] if okc[3] and np.isfinite(vc[3]) else vc[2]
+        if va - vr > 1e-9:
+            tc = (ec[3] - ec[1] + va * tc_[1] - vr * tc_[3]) / (va - vr)
+        else:
+            tc = tc_[2]
+        tc = float(np.clip(tc, tc_[1], tc_[3]))
+        last = 2 if tc >= tc_[2] else 1  # chain index of the last frame before contact
+        steps = np.linalg.norm(np.diff(pc, axis=0), axis=-1) / np.diff(tc_)  # [4]
+        s_last = steps[last - 1]
         sb = s_last
-        if np.isfinite(s_prev) and s_prev > 0:  # constant acceleration up to the contact
-            acc = (s_last - s_prev) / (0.5 * (dt[last - 1, 0] + dt[last - 2, 0]))
-            sb = s_last + max(acc, 0.0) * (tc - 0.5 * (times[last] + times[last - 1]))
-        first = last + 1  # first frame after contact
-        sa = np.linalg.norm(p[first + 1] - p[first]) / dt[first, 0] if first + 1 < t else np.nan
+        if last >= 2 and okc[last - 2] and np.isfinite(steps[last - 2]) and steps[last - 2] > 0:
+            acc = (s_last - steps[last - 2]) / (0.5 * (tc_[last] - tc_[last - 2]))
+            sb = s_last + max(acc, 0.0) * (tc - 0.5 * (tc_[last] + tc_[last - 1]))
+        sa = steps[last + 1] if last + 1 < 4 else np.nan
         out["t_contact"][j] = tc
-        out["speed_before"][j] = sb
-        out["speed_after"][j] = 0.0 if not np.isfinite(sa) else sa
-        out["x"][j], out["y"][j] = p[m]
+        out["speed_before"][j] = sb if np.isfinite(sb) else 0.0
+        out["speed_after"][j] = sa if np.isfinite(sa) else 0.0
+        out["x"][j], out["y"][j] = pc[2]
     out["peaks"] = peaks
     out["score"] = best
     out["conf"] = 1.0 / (1.0 + (threshold / np.maximum(best[peaks], 1e-9)) ** 2)
-    # per-frame speed of the leading point in the winning direction (for plots)
-    sp = np.concatenate([[0.0], np.nan_to_num(step_p[np.arange(t - 1), bd[1:]]) / dt[:, 0]])
-    out["speed"] = sp
+    # per-frame speed of the leading point of the best blob along "down" (for plots)
+    down = int(np.argmax(TIP_DIRECTIONS[:, 1]))
+    step = np.linalg.norm(np.diff(pts[:, down, 0], axis=0), axis=-1) / dt
+    out["speed"] = np.concatenate([[0.0], np.nan_to_num(step)])
     return out
 
 
