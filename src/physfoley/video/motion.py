@@ -348,7 +348,7 @@ TIP_WORK_SIZE = 224
 
 #: Default score threshold of the tip method (image long sides per second of stopped motion).
 #: SynthHits' slowest hits (0.4 m/s at <= 2.1 mm/px) arrive at >= 0.85 long sides/s.
-TIP_THRESHOLD = 0.5
+TIP_THRESHOLD = 0.4
 
 #: Strike directions tried (image coordinates, y down): right, down-right, down, down-left,
 #: left. Upward directions are left out on purpose: an upward stop is the top of a back-swing.
@@ -366,6 +366,8 @@ TIP_SHAKE_PX = 3
 TIP_MIN_AREA = 0.0005
 #: Blobs considered per frame and direction (the furthest reaching first).
 TIP_CANDIDATES = 4
+#: Radius of the closing that rejoins pieces of one blob (pixels at the working size).
+TIP_CLOSE_PX = 3
 
 
 def _background(frames: np.ndarray, samples: int = 60) -> np.ndarray:
@@ -420,12 +422,15 @@ def tip_track(
     ext = np.full((t, nd, k), np.nan)
     pts_out = np.full((t, nd, k, 2), np.nan)
     k3 = np.ones((3, 3), np.uint8)
+    k_close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * TIP_CLOSE_PX + 1,) * 2)
     min_area = TIP_MIN_AREA * h * w
     facing = TIP_DIRECTIONS @ _EDGE_NORMALS.T > 0.1  # [D, 4]
     # OpenCV labels one image at a time; the work per blob is vectorised over its pixels and
     # all directions
     for i in range(t):
         mask = cv2.morphologyEx(fg[i], cv2.MORPH_OPEN, k3)
+        if TIP_CLOSE_PX:  # rejoin a thin striker broken where it crosses similar colours
+            mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, k_close)
         n, lab, st, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
         e_all, p_all = [], []
         for c in range(1, n):
@@ -561,6 +566,8 @@ def _tip_events(
             (v_in > 0)
             & (v_prev > approach_fraction * v_in)
             & (v_out <= stop_fraction * v_in)
+            # the struck surface holds: two frames later the point is no further along u
+            & ~(e[..., 4] > e[..., 2] + stop_fraction * de[..., 1] + 2.0)
             & coh[..., 0]
             & coh[..., 1]
             & coh[..., 2]
