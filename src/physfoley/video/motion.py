@@ -368,6 +368,9 @@ TIP_MIN_AREA = 0.0005
 TIP_CANDIDATES = 4
 #: Radius of the closing that rejoins pieces of one blob (pixels at the working size).
 TIP_CLOSE_PX = 3
+#: The step into the stop frame counts as still approaching at >= this fraction of the step
+#: before; shorter, and the contact happened during it.
+TIP_FULL_SPEED = 0.7
 
 
 def _background(frames: np.ndarray, samples: int = 60) -> np.ndarray:
@@ -595,20 +598,21 @@ def _tip_events(
         d, c = divmod(int(flat[r]), k)
         ec, pc, vc, okc = e[r, d, c], pchain[r, d, c], v[r, d, c], coh[r, d, c]
         tc_ = times[pk - 2 : pk + 3]
-        # approach: the last step before the stop (m-1 -> m) when the point was still
-        # arriving at m; rebound: the first step after (m -> m+1 or m+1 -> m+2)
-        va = vc[1]
-        vr = vc[3] if okc[3] and np.isfinite(vc[3]) else vc[2]
-        if va - vr > 1e-9:
-            tc = (ec[3] - ec[1] + va * tc_[1] - vr * tc_[3]) / (va - vr)
-        else:
-            tc = tc_[2]
-        tc = float(np.clip(tc, tc_[1], tc_[3]))
-        last = 2 if tc >= tc_[2] else 1  # chain index of the last frame before contact
+        # which interval holds the contact: (m, m+1) if the point still arrived at m at
+        # (nearly) its earlier speed, else (m-1, m), where the step into m was cut short
+        last = 2 if vc[1] >= TIP_FULL_SPEED * vc[0] else 1  # chain index, last frame before
+        # contact time: the approach line (the step into `last`) meets the rebound line (the
+        # step after the first frame after contact)
+        va = vc[last - 1]
+        vr = vc[last + 1] if okc[last + 1] and np.isfinite(vc[last + 1]) else 0.0
+        e0, e1, t0, t1 = ec[last], ec[last + 1], tc_[last], tc_[last + 1]
+        tc = (e1 - e0 + va * t0 - vr * t1) / (va - vr) if va - vr > 1e-9 else t0
+        tc = float(np.clip(tc, t0, t1))
         steps = np.linalg.norm(np.diff(pc, axis=0), axis=-1) / np.diff(tc_)  # [4]
         s_last = steps[last - 1]
         sb = s_last
         if last >= 2 and okc[last - 2] and np.isfinite(steps[last - 2]) and steps[last - 2] > 0:
+            # constant acceleration up to the contact
             acc = (s_last - steps[last - 2]) / (0.5 * (tc_[last] - tc_[last - 2]))
             sb = s_last + max(acc, 0.0) * (tc - 0.5 * (tc_[last] + tc_[last - 1]))
         sa = steps[last + 1] if last + 1 < 4 else np.nan
