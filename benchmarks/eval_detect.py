@@ -90,6 +90,7 @@ def eval_synth(root: Path, tol: int = 1, max_videos: int | None = None, **kw) ->
     sp_true: list[float] = []
     sp_est: list[float] = []
     offsets: list[int] = []
+    hit_tp = hit_true = 0
     for fj in files:
         phys = json.loads(fj.read_text())
         video = read_video(fj.with_name(fj.name.replace("_physics.json", "_denoised.mp4")))
@@ -102,6 +103,9 @@ def eval_synth(root: Path, tol: int = 1, max_videos: int | None = None, **kw) ->
         tp += len(pairs)
         n_pred += len(pred)
         n_true += len(truth)
+        is_hit = [h.get("action", "hit") == "hit" for h in hits]
+        hit_true += sum(is_hit)
+        hit_tp += sum(is_hit[j] for _, j in pairs)
         if len(pred):
             offsets += [int(pred[np.argmin(np.abs(pred - g))] - g) for g in truth]
         for i, j in pairs:
@@ -117,6 +121,8 @@ def eval_synth(root: Path, tol: int = 1, max_videos: int | None = None, **kw) ->
         "precision": p,
         "recall": r,
         "f1": f,
+        "recall_hits_only": hit_tp / hit_true if hit_true else 0.0,
+        "recall_scratches_only": (tp - hit_tp) / (n_true - hit_true) if n_true > hit_true else 0.0,
         "speed_before_pearson_r": rho,
         "speed_pairs": len(sp_true),
         "offset_histogram": {
