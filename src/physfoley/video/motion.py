@@ -371,6 +371,8 @@ TIP_CLOSE_PX = 3
 #: The step into the stop frame counts as still approaching at >= this fraction of the step
 #: before; shorter, and the contact happened during it.
 TIP_FULL_SPEED = 0.7
+#: Largest ratio of the 2-D step into the stop frame to the step before it.
+TIP_MAX_ACCEL = 2.5
 
 
 def _background(frames: np.ndarray, samples: int = 60) -> np.ndarray:
@@ -569,6 +571,8 @@ def _tip_events(
             (v_in > 0)
             & (v_prev > approach_fraction * v_in)
             & (v_out <= stop_fraction * v_in)
+            # a striker speeds up smoothly: the step into m at most TIP_MAX_ACCEL x the one before
+            & (dist[..., 1] <= TIP_MAX_ACCEL * dist[..., 0] + 3.0)
             # the struck surface holds: two frames later the point is no further along u
             & ~(e[..., 4] > e[..., 2] + stop_fraction * de[..., 1] + 2.0)
             & coh[..., 0]
