@@ -201,3 +201,17 @@ def test_reproduce_tables_quick(tmp_path, capsys):
     assert main(argv) == 0
     assert "seed 0: FID" not in capsys.readouterr().err
     assert (out / "runs" / "video_physics_s0.json").read_text() == before
+
+
+def test_same_material_retrieval_stays_within_the_material():
+    train, test = _inputs(30), _inputs(8, seed=2)
+    rows = B.retrieve_same_material(train, test)
+    if rows is None:  # a test material without training clips
+        assert set(test.labels) - set(train.labels)
+    else:
+        assert np.array_equal(train.labels[rows], test.labels)
+    train.labels[:] = 0
+    test.labels[:] = 0
+    assert np.array_equal(B.retrieve_same_material(train, test), B.retrieve(train, test))
+    test.labels[0] = 5
+    assert B.retrieve_same_material(train, test) is None

@@ -192,6 +192,21 @@ def retrieve(train: ClipInputs, test: ClipInputs) -> np.ndarray:
     return nearest_rows(train.nu, test.nu)
 
 
+def retrieve_same_material(train: ClipInputs, test: ClipInputs) -> np.ndarray | None:
+    """Diagnostic retrieval: nearest nu among training clips of the test clip's *true* material
+    -> int64 [N_test] training rows, or None when a test material has no training clip."""
+    from physfoley.evaluation.retrieval_baselines import nearest_rows
+
+    out = np.empty(len(test), dtype=np.int64)
+    for label in np.unique(test.labels):
+        pool = np.flatnonzero(train.labels == label)
+        if pool.size == 0:
+            return None
+        q = np.flatnonzero(test.labels == label)
+        out[q] = pool[nearest_rows(train.nu[pool], test.nu[q])]
+    return out
+
+
 # ------------------------------------------------------------------------------------ networks
 def _mlp(d_in: int, d_out: int, hidden: int = 256) -> nn.Sequential:
     return nn.Sequential(nn.Linear(d_in, hidden), nn.SiLU(), nn.Linear(hidden, d_out), nn.Tanh())
