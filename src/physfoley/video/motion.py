@@ -521,7 +521,7 @@ def _tip_events(
     first rebound step.
     """
     t, nd, k = ext.shape
-    if t < 6:
+    if t < 5:
         empty = {n: np.zeros(0) for n in ("t_contact", "speed_before", "speed_after", "x", "y")}
         return {
             **empty,
@@ -533,53 +533,51 @@ def _tip_events(
     dt = np.maximum(np.diff(times), 1e-4)
     prev_idx, prev_d = _link(pts[1:], pts[:-1])  # [T-1, D, K]: frame i+1 -> frame i
     next_idx, next_d = _link(pts[:-1], pts[1:])  # frame i -> frame i+1
-    # chains through every candidate of frames m = 3..T-3: offsets -3..+2 (chain index 3 = m)
-    m = np.arange(3, t - 2)
+    # chains through every candidate of frames m = 2..T-3: offsets -2..+2
+    m = np.arange(2, t - 2)
     dd = np.arange(nd)[None, :, None]
     kk = np.broadcast_to(np.arange(k)[None, None], (len(m), nd, k))
     mm = m[:, None, None]
     c_m1 = prev_idx[mm - 1, dd, kk]
     c_m2 = prev_idx[mm - 2, dd, c_m1]
-    c_m3 = prev_idx[mm - 3, dd, c_m2]
     c_p1 = next_idx[mm, dd, kk]
     c_p2 = next_idx[mm + 1, dd, c_p1]
-    chain = (
-        (mm - 3, c_m3),
-        (mm - 2, c_m2),
-        (mm - 1, c_m1),
-        (mm, kk),
-        (mm + 1, c_p1),
-        (mm + 2, c_p2),
-    )
-    e = np.stack([ext[f, dd, c] for f, c in chain], -1)  # [M, D, K, 6]
-    pchain = np.stack([pts[f, dd, c] for f, c in chain], -2)  # [M, D, K, 6, 2]
+    e = np.stack(
+        [
+            ext[mm - 2, dd, c_m2],
+            ext[mm - 1, dd, c_m1],
+            ext[mm, dd, kk],
+            ext[mm + 1, dd, c_p1],
+            ext[mm + 2, dd, c_p2],
+        ],
+        -1,
+    )  # [M, D, K, 5]
     dist = np.stack(
         [
-            prev_d[mm - 3, dd, c_m2],
             prev_d[mm - 2, dd, c_m1],
             prev_d[mm - 1, dd, kk],
             next_d[mm, dd, kk],
             next_d[mm + 1, dd, c_p1],
         ],
         -1,
-    )  # 2-D steps between consecutive chain points [M, D, K, 5]
-    de = np.diff(e, axis=-1)  # [M, D, K, 5]
+    )  # 2-D steps between consecutive chain points [M, D, K, 4]
+    de = np.diff(e, axis=-1)  # [M, D, K, 4]
     coh = dist <= 1.3 * np.abs(de) + 3.0
-    tdt = np.stack([dt[m + i] for i in range(-3, 2)], -1)[:, None, None]  # [M, 1, 1, 5]
+    tdt = np.stack([dt[m - 2], dt[m - 1], dt[m], dt[m + 1]], -1)[:, None, None]  # [M,1,1,4]
     v = de / tdt
-    v_prev, v_in, v_out = v[..., 1], v[..., 2], v[..., 3]
+    v_prev, v_in, v_out = v[..., 0], v[..., 1], v[..., 2]
     with np.errstate(invalid="ignore"):
         good = (
             (v_in > 0)
             & (v_prev > approach_fraction * v_in)
             & (v_out <= stop_fraction * v_in)
             # a striker speeds up smoothly: the step into m at most TIP_MAX_ACCEL x the one before
-            & (dist[..., 2] <= TIP_MAX_ACCEL * dist[..., 1] + 3.0)
+            & (dist[..., 1] <= TIP_MAX_ACCEL * dist[..., 0] + 3.0)
             # the struck surface holds: two frames later the point is no further along u
-            & ~(e[..., 5] > e[..., 3] + stop_fraction * de[..., 2] + 2.0)
+            & ~(e[..., 4] > e[..., 2] + stop_fraction * de[..., 1] + 2.0)
+            & coh[..., 0]
             & coh[..., 1]
             & coh[..., 2]
-            & coh[..., 3]
         )
         score = np.where(good, v_in - np.maximum(v_out, 0.0), 0.0)
     score = np.nan_to_num(score).reshape(len(m), -1) / float(long_side)
@@ -589,14 +587,24 @@ def _tip_events(
     peaks = _pick_peaks(best, times, threshold, min_sep_s)
     n = len(peaks)
     out = {name: np.zeros(n) for name in ("t_contact", "speed_before", "speed_after", "x", "y")}
+    pchain = np.stack(
+        [
+            pts[mm - 2, dd, c_m2],
+            pts[mm - 1, dd, c_m1],
+            pts[mm, dd, kk],
+            pts[mm + 1, dd, c_p1],
+            pts[mm + 2, dd, c_p2],
+        ],
+        -2,
+    )  # [M, D, K, 5, 2]
     for j, pk in enumerate(peaks):  # a loop over the few detected impacts
-        r = pk - 3
+        r = pk - 2
         d, c = divmod(int(flat[r]), k)
         ec, pc, vc, okc = e[r, d, c], pchain[r, d, c], v[r, d, c], coh[r, d, c]
-        tc_ = times[pk - 3 : pk + 3]
+        tc_ = times[pk - 2 : pk + 3]
         # which interval holds the contact: (m, m+1) if the point still arrived at m at
         # (nearly) its earlier speed, else (m-1, m), where the step into m was cut short
-        last = 3 if vc[2] >= TIP_FULL_SPEED * vc[1] else 2  # chain index, last frame before
+        last = 2 if vc[1] >= TIP_FULL_SPEED * vc[0] else 1  # chain index, last frame before
         # contact time: the approach line (the step into `last`) meets the rebound line (the
         # step after the first frame after contact)
         va = vc[last - 1]
@@ -604,18 +612,18 @@ def _tip_events(
         e0, e1, t0, t1 = ec[last], ec[last + 1], tc_[last], tc_[last + 1]
         tc = (e1 - e0 + va * t0 - vr * t1) / (va - vr) if va - vr > 1e-9 else t0
         tc = float(np.clip(tc, t0, t1))
-        steps = np.linalg.norm(np.diff(pc, axis=0), axis=-1) / np.diff(tc_)  # [5]
+        steps = np.linalg.norm(np.diff(pc, axis=0), axis=-1) / np.diff(tc_)  # [4]
         s_last = steps[last - 1]
         sb = s_last
-        if okc[last - 2] and np.isfinite(steps[last - 2]) and steps[last - 2] > 0:
+        if last >= 2 and okc[last - 2] and np.isfinite(steps[last - 2]) and steps[last - 2] > 0:
             # constant acceleration up to the contact
             acc = (s_last - steps[last - 2]) / (0.5 * (tc_[last] - tc_[last - 2]))
             sb = s_last + max(acc, 0.0) * (tc - 0.5 * (tc_[last] + tc_[last - 1]))
-        sa = steps[last + 1] if last + 1 < 5 else np.nan
+        sa = steps[last + 1] if last + 1 < 4 else np.nan
         out["t_contact"][j] = tc
         out["speed_before"][j] = sb if np.isfinite(sb) else 0.0
         out["speed_after"][j] = sa if np.isfinite(sa) else 0.0
-        out["x"][j], out["y"][j] = pc[3]
+        out["x"][j], out["y"][j] = pc[2]
     out["peaks"] = peaks
     out["score"] = best
     out["conf"] = 1.0 / (1.0 + (threshold / np.maximum(best[peaks], 1e-9)) ** 2)
