@@ -286,3 +286,19 @@ def test_tip_repeated_frames_and_gray_input(synth_video):
     assert [round(e.time_s, 3) for e in a] == [round(e.time_s, 3) for e in b]
     gray = video.frames.mean(-1).astype(np.uint8)
     assert len(detect_impacts(gray, times_s=video.times_s, method="tip")) >= len(a) - 2
+
+
+def test_tip_large_video_positions_in_original_pixels(synth_video):
+    """A 448 x 448 copy is tracked at 224 px: same contacts, positions and speeds in its pixels."""
+    import cv2
+
+    video, _ = synth_video
+    big = np.stack(
+        [cv2.resize(f, (448, 448), interpolation=cv2.INTER_LINEAR) for f in video.frames]
+    )
+    large = VideoFrames(big, video.times_s, video.fps, 448, 448, video.duration_s, False)
+    a = detect_impacts(video, method="tip")
+    b = detect_impacts(large, method="tip")
+    assert [e.frame for e in a] == [e.frame for e in b]
+    for ea, eb in zip(a, b, strict=True):
+        assert abs(eb.x - 2 * ea.x) <= 6 and abs(eb.y - 2 * ea.y) <= 6
