@@ -322,12 +322,17 @@ def _plots(out: Path, fig5a: dict, f5b: list[dict], img_dir: str | None) -> None
     fig.savefig(out / "eval_fig5a.png", dpi=120)
     plt.close(fig)
     fig, ax = plt.subplots(figsize=(6, 3.2))
-    labels = [r["name"].replace(" (retrieved physics)", "").replace(" + diffusion", "\n+ diffusion")
-              for r in f5b]  # fmt: skip
+    short = {
+        "Modal synthesis only (retrieved physics)": "modal only",
+        "Modal + residual (retrieved physics)": "+ residual",
+        "Video + Physics Diffusion (ours)": "+ diffusion\n(ours)",
+        "Physics latent predicted from video + diffusion": "predicted latent\n+ diffusion",
+    }
+    labels = [short.get(r["name"], r["name"]) for r in f5b]
     means = [r["metrics"]["fid"]["mean"] for r in f5b]
     stds = [r["metrics"]["fid"]["std"] for r in f5b]
     ax.bar(range(len(f5b)), means, yerr=stds, capsize=4)
-    ax.set_xticks(range(len(f5b)), labels, fontsize=7)
+    ax.set_xticks(range(len(f5b)), labels, fontsize=8)
     ax.set_ylabel("FID (eval-classifier embedding) ↓")
     ax.set_title("Fig. 5(b): components")
     fig.tight_layout()
