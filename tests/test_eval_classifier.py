@@ -12,6 +12,7 @@ import torch
 
 from physfoley.cli import main
 from physfoley.config import get_preset
+from physfoley.data.greatest_hits import MATERIALS as GH_MATERIALS
 from physfoley.errors import InputError, ModelError
 from physfoley.evaluation import report as R
 from physfoley.evaluation.classifier import (
@@ -25,18 +26,7 @@ from physfoley.evaluation.classifier import (
 )
 from physfoley.evaluation.runner import score_generated, summarize_runs
 
-MATERIALS = [
-    "glass",
-    "wood",
-    "ceramic",
-    "metal",
-    "cloth",
-    "plastic",
-    "drywall",
-    "carpet",
-    "paper",
-    "rock",
-]
+MATERIALS = list(GH_MATERIALS)
 # Four materials, each a distinct set of modes (Hz) and decay time: learnable from the spectrogram.
 MODES = {
     0: ([2500, 5200, 7900], 0.08),

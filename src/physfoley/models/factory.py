@@ -24,6 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from physfoley.config import PRESETS, AudioConfig, apply_overrides
+from physfoley.data.greatest_hits import MATERIALS  # the paper's ten, in its order
 from physfoley.errors import InputError, ModelError, OutputExistsError
 from physfoley.models.dit import FrameDiT
 from physfoley.models.physics_encoder import PhysicsEncoder
@@ -36,10 +37,6 @@ FORMAT_VERSION = 1
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 
-# The paper's ten materials, in its order (also the order of material ids in prepared data).
-MATERIALS = (
-    "glass", "wood", "ceramic", "metal", "cloth", "plastic", "drywall", "carpet", "paper", "rock",
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
