@@ -38,7 +38,6 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 
 
-
 @dataclass(frozen=True)
 class ResidualConfig:
     dim: int = 256
