@@ -193,7 +193,8 @@ def visual_frame_features(
 ) -> np.ndarray:
     """Per-frame features of a trained model's visual encoder (the features the model itself uses).
 
-    model : an `ImpactDiffusionModel` (`model.visual.frame_features`, `model.cfg.visual`).
+    model : an `ImpactDiffusionModel` (`model.visual_frames`, `model.visual.frame_features`,
+        `model.cfg.visual`): windows are cropped as the model crops them.
     windows : uint8 [M, 22, S, S, 3] RGB windows (memory-mapped is fine).
     rows : which windows, [N] (default: all); read batch by batch.
     Returns float32 [N, W, C] for the encoder's W = `num_segments` TSN segments; their mean over
@@ -207,7 +208,9 @@ def visual_frame_features(
     out = []
     for start in range(0, int(rows.size), batch_size):
         batch = torch.from_numpy(np.ascontiguousarray(windows[rows[start : start + batch_size]]))
-        feats = model.visual.frame_features(batch[:, idx].to(device))
+        # The same view of the window the model's own visual latent uses (contact crop).
+        batch = model.visual_frames(batch.to(device))
+        feats = model.visual.frame_features(batch[:, idx])
         out.append(feats.float().cpu().numpy())
     if not out:
         raise InputError("no windows to encode")
