@@ -198,9 +198,22 @@ def test_reproduce_tables_quick(tmp_path, capsys):
     # Second start reuses every finished run (nothing retrained, same numbers).
     before = (out / "runs" / "video_physics_s0.json").read_text()
     capsys.readouterr()
-    assert main(argv) == 0
+    # ... and writes the tables into a results page between its markers, keeping the rest.
+    page = tmp_path / "RESULTS.md"
+    page.write_text(
+        "# top\n\n<!-- reproduce_tables:begin -->\nold\n<!-- reproduce_tables:end -->\ntail\n"
+    )
+    assert main([*argv, "--results-md", str(page)]) == 0
     assert "seed 0: FID" not in capsys.readouterr().err
     assert (out / "runs" / "video_physics_s0.json").read_text() == before
+    text = page.read_text()
+    assert text.startswith("# top\n") and text.endswith("<!-- reproduce_tables:end -->\ntail\n")
+    assert "old" not in text and "### Table 1 (Su et al. layout)" in text
+    assert "| Video + Physics Diffusion (ours) |" in text and "eval_fig5b.png" in text
+    page.write_text("no markers\n")
+    with pytest.raises(InputError, match="must contain one line"):
+        main([*argv, "--results-md", str(page)])
+    assert page.read_text() == "no markers\n"
 
 
 def test_same_material_retrieval_stays_within_the_material():
