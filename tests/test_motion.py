@@ -302,3 +302,37 @@ def test_tip_large_video_positions_in_original_pixels(synth_video):
     assert [e.frame for e in a] == [e.frame for e in b]
     for ea, eb in zip(a, b, strict=True):
         assert abs(eb.x - 2 * ea.x) <= 6 and abs(eb.y - 2 * ea.y) <= 6
+
+
+def _one_point_track(ys: list[float], extra: dict[int, float] | None = None, x: float = 50.0):
+    """A tip track (ext [T, D, K], pts [T, D, K, 2]) of one point at (x, ys[t]) in every
+    direction, plus a second blob at (x + 10, extra[t]) in the frames listed in `extra`."""
+    from physfoley.video.motion import TIP_CANDIDATES, TIP_DIRECTIONS
+
+    t, nd = len(ys), len(TIP_DIRECTIONS)
+    pts = np.full((t, nd, TIP_CANDIDATES, 2), np.nan)
+    pts[:, :, 0] = np.stack([np.full(t, x), np.asarray(ys, float)], -1)[:, None]
+    for i, y in (extra or {}).items():
+        pts[i, :, 1] = (x + 10.0, y)
+    ext = np.einsum("tdkc,dc->tdk", pts, TIP_DIRECTIONS)
+    return ext, pts
+
+
+def test_tip_link_ignores_blob_appearing_beside_the_striker():
+    """A striker comes down 20 px per frame, stops at frame 6 and rebounds; in frame 7 an object
+    shifted by the hit appears 40 px further down. Linking the striker to that blob would
+    make frame 7 look like a harder stop (40 px/frame); near-mutual links keep frame 6."""
+    from physfoley.video.motion import _tip_events
+
+    ys = [10.0, 10, 10, 30, 50, 70, 90, 80, 72, 66, 62, 60, 60, 60]
+    times = np.arange(len(ys)) / 30.0
+    ext, pts = _one_point_track(ys, extra={7: 130.0, 8: 130.0, 9: 130.0})
+    found = _tip_events(ext, pts, times, 224, threshold=0.4, min_sep_s=0.2)
+    assert list(found["peaks"]) == [6]
+    # contact between frames 5 and 6, where the approach line meets the rebound line
+    assert times[5] <= found["t_contact"][0] <= times[6]
+    # speed before contact: 20 px per frame = 600 px/s (constant speed: no extrapolation)
+    assert found["speed_before"][0] == pytest.approx(600.0, rel=0.05)
+    # without the second blob the same single contact is found
+    ext0, pts0 = _one_point_track(ys)
+    assert list(_tip_events(ext0, pts0, times, 224, 0.4, 0.2)["peaks"]) == [6]
