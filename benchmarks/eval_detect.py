@@ -53,6 +53,7 @@ def eval_gh(root: Path, tol: int = 2, **kw) -> dict:
     meta = json.loads((root / "impact_times.json").read_text())
     tp = n_pred = n_true = 0
     offsets: list[int] = []
+    clip_offsets: list[list[int]] = []  # per clip: nearest detection - annotation, within 5
     frames = 0
     t0 = time.perf_counter()
     for name, info in sorted(meta.items()):
@@ -68,8 +69,14 @@ def eval_gh(root: Path, tol: int = 2, **kw) -> dict:
         n_pred += len(pred)
         n_true += len(truth)
         if len(pred):
-            offsets += [int(pred[np.argmin(np.abs(pred - g))] - g) for g in truth]
+            near = [int(pred[np.argmin(np.abs(pred - g))] - g) for g in truth]
+            offsets += near
+            clip_offsets.append([o for o in near if abs(o) <= 5])
     p, r, f = prf(tp, n_pred, n_true)
+    # is the detection-annotation offset a property of the clip (an audio/video lag of the
+    # clip) or of each event? Spread of offsets around their clip's median vs spread of medians
+    med = [float(np.median(c)) for c in clip_offsets if len(c) >= 2]
+    within = [o - np.median(c) for c in clip_offsets if len(c) >= 2 for o in c]
     return {
         "clips": len(meta),
         "impacts": n_true,
@@ -82,6 +89,11 @@ def eval_gh(root: Path, tol: int = 2, **kw) -> dict:
         "offset_histogram": {
             int(k): int(v) for k, v in zip(*np.unique(offsets, return_counts=True), strict=True)
         },
+        "offset_clip_medians": med,
+        "offset_mean_abs_dev_within_clip": float(np.mean(np.abs(within))) if within else None,
+        "offset_mean_abs_dev_of_clip_medians": (
+            float(np.mean(np.abs(np.array(med) - np.median(med)))) if med else None
+        ),
         "seconds": time.perf_counter() - t0,
         "frames": frames,
     }
