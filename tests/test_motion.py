@@ -336,3 +336,22 @@ def test_tip_link_ignores_blob_appearing_beside_the_striker():
     # without the second blob the same single contact is found
     ext0, pts0 = _one_point_track(ys)
     assert list(_tip_events(ext0, pts0, times, 224, 0.4, 0.2)["peaks"]) == [6]
+
+
+def test_tip_contact_during_the_step_into_the_stop_frame():
+    """20 px per frame, then only 10 px into frame 6 (the contact came during that step) and a
+    rebound of 10 px per frame: the contact is where the approach and rebound lines meet
+    (frame 5 + 2/3), and the speed before it is the last full step's 600 px/s grown at the
+    typical approach rate over the 7/6 frame from that step's middle to the contact."""
+    from physfoley.video.motion import TIP_APPROACH_GROWTH, _tip_events
+
+    ys = [10.0, 10, 10, 30, 50, 70, 80, 70, 62, 56, 52, 50, 50, 50]
+    times = np.arange(len(ys)) / 30.0
+    ext, pts = _one_point_track(ys)
+    found = _tip_events(ext, pts, times, 224, threshold=0.4, min_sep_s=0.2)
+    assert list(found["peaks"]) == [6]
+    assert found["t_contact"][0] == pytest.approx((5 + 2 / 3) / 30.0, abs=1e-6)
+    expected = 600.0 * TIP_APPROACH_GROWTH ** (7 / 6)
+    assert found["speed_before"][0] == pytest.approx(expected, rel=1e-3)
+    assert found["speed_before"][0] > 600.0
+    assert found["speed_after"][0] == pytest.approx(300.0, rel=1e-3)  # 10 px per frame back
