@@ -355,3 +355,21 @@ def test_tip_contact_during_the_step_into_the_stop_frame():
     assert found["speed_before"][0] == pytest.approx(expected, rel=1e-3)
     assert found["speed_before"][0] > 600.0
     assert found["speed_after"][0] == pytest.approx(300.0, rel=1e-3)  # 10 px per frame back
+
+
+def test_tip_fast_striker_with_a_trail_is_still_linked():
+    """A striker moving 30 px per frame leaves a blob 5 px behind where it was (a trail, or a
+    background-model ghost). That blob is nearer to the striker's previous position than the
+    striker is, but the striker moved 30 px: the link allowance grows with its step, so the
+    stop at frame 6 is still found (a strict mutual-nearest rule loses it)."""
+    import physfoley.video.motion as motion
+
+    ys = [10.0, 10, 10, 40, 70, 100, 130, 120, 112, 106, 102, 100, 100, 100]
+    times = np.arange(len(ys)) / 30.0
+    trail = {t: ys[t - 1] + 5.0 for t in range(4, 8)}
+    ext, pts = _one_point_track(ys, extra=trail)
+    pts[:, :, 1, 0] = 50.0  # the trail lies on the striker's path
+    ext = np.einsum("tdkc,dc->tdk", pts, motion.TIP_DIRECTIONS)
+    found = motion._tip_events(ext, pts, times, 224, threshold=0.4, min_sep_s=0.2)
+    assert list(found["peaks"]) == [6]
+    assert found["speed_before"][0] == pytest.approx(900.0, rel=0.05)

@@ -376,8 +376,9 @@ TIP_CLOSE_PX = 3
 #: The step into the stop frame counts as still approaching at >= this fraction of the step
 #: before; shorter, and the contact happened during it.
 TIP_FULL_SPEED = 0.7
-#: A link between two frames' candidates may be at most this many pixels longer than the
-#: reverse link from its far end to that frame's nearest candidate (near-mutual neighbours).
+#: A link between two frames' candidates may be at most this many pixels, plus the point's
+#: previous step, longer than the reverse link from its far end to that frame's nearest
+#: candidate (near-mutual neighbours).
 TIP_LINK_SLACK = 3.0
 #: Typical growth of a strike's speed per frame just before contact (median ratio of the last
 #: two approach steps where both are seen, SynthHits tuning set: 1.12); extrapolates the
@@ -575,10 +576,10 @@ def _tip_events(
     )  # 2-D steps between consecutive chain points [M, D, K, 4]
     de = np.diff(e, axis=-1)  # [M, D, K, 4]
     coh = dist <= 1.3 * np.abs(de) + 3.0
-    # each link must be (nearly) mutual: the point it reaches must have no other candidate
-    # more than TIP_LINK_SLACK px nearer on the way back. A blob that appears beside the
-    # striker (an object shifted by the hit, a piece split off) is the striker's nearest
-    # candidate in the next frame, but the striker is not that blob's nearest.
+    # each link must be nearly mutual: the point it reaches must have no other candidate much
+    # nearer on the way back. A blob that appears beside the striker (an object shifted by the
+    # hit, a piece split off) is the striker's nearest candidate in the next frame, but the
+    # striker is not that blob's nearest: the rebounding striker is, far nearer.
     back = np.stack(
         [
             next_d[mm - 2, dd, c_m2],
@@ -588,7 +589,10 @@ def _tip_events(
         ],
         -1,
     )  # [M, D, K, 4]: distance from each link's far end to ITS nearest candidate
-    coh &= dist <= back + TIP_LINK_SLACK
+    # a point that moved s px into this frame may be up to s px further than a nearer blob (a
+    # trail left where it was): the allowance grows with the point's previous step
+    prev_step = np.nan_to_num(np.concatenate([dist[..., :1], dist[..., :-1]], -1), posinf=0.0)
+    coh &= dist <= back + TIP_LINK_SLACK + prev_step
     tdt = np.stack([dt[m - 2], dt[m - 1], dt[m], dt[m + 1]], -1)[:, None, None]  # [M,1,1,4]
     v = de / tdt
     v_prev, v_in, v_out = v[..., 0], v[..., 1], v[..., 2]
