@@ -528,10 +528,13 @@ def _tip_events(
     not receding the frame before) and then stopped or reversed (v_out <= stop_fraction *
     v_in): score = v_in - max(v_out, 0), in long sides per second. Every link must be coherent
     (2-D step <= 1.3 x the step along u + 3 px), which rejects blobs appearing, splitting or
-    merging. Contact time: intersection of the approach line (the last step before contact)
-    and the rebound line (the first step after); speeds: the point's 2-D speed over the last
-    approach step, extrapolated to the contact at the approach's acceleration, and over the
-    first rebound step.
+    merging, and nearly mutual (no candidate of the first frame nearer to the link's far end by
+    more than TIP_LINK_SLACK + the point's previous step; the first link, with no previous step
+    in the chain, is measured against its own length and so always passes). Contact time:
+    intersection of the approach line (the last step before contact) and the rebound line (the
+    first step after); speeds: the point's 2-D speed over the last approach step, extrapolated
+    to the contact at the approach's acceleration (or, with one approach step only, at
+    TIP_APPROACH_GROWTH per frame), and over the first rebound step.
     """
     t, nd, k = ext.shape
     if t < 5:
