@@ -96,15 +96,9 @@ def main() -> None:
         k: np.asarray(data.arrays[k][rows], np.float32) for k in PHYSICS_FIELDS if k in data.arrays
     }
     if a.residual:
-        from safetensors.torch import load_file
+        from physfoley.training.residual import load_residual_run, predict_band_params
 
-        from physfoley.models.factory import build_residual_encoder, config_from_dict
-        from physfoley.training.residual import INFO, WEIGHTS, predict_band_params
-
-        run_dir = Path(a.residual)
-        info = json.loads((run_dir / INFO).read_text())
-        enc = build_residual_encoder(config_from_dict(info["model_config"]))
-        enc.load_state_dict(load_file(str(run_dir / WEIGHTS)))
+        enc, _ = load_residual_run(a.residual)
         w, dcy = predict_band_params(enc, data.arrays["waves"][rows], audio)
         own["band_weight"], own["band_decay_db_per_s"] = w, dcy
 

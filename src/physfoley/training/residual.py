@@ -162,13 +162,10 @@ def write_band_params(encoder, data, audio, *, batch_size: int = 64, device="cpu
     return paths
 
 
-def apply_residual_run(
-    run_dir: str | os.PathLike, data_dir: str | os.PathLike, *, batch_size: int = 64, device="cpu"
-) -> list[str]:
-    """Fit the band parameters of another prepared dataset with a finished residual stage.
+def load_residual_run(run_dir: str | os.PathLike):
+    """The encoder of a finished residual stage and its model config: (ResidualEncoder, ModelConfig).
 
-    Loads RUN/residual_encoder.safetensors (+ its model config from RUN/residual.json) and
-    writes `band_weight.npy` / `band_decay_db_per_s.npy` into `data_dir` (atomically).
+    Reads RUN/residual.json (model config) and RUN/residual_encoder.safetensors.
     """
     from safetensors.torch import load_file
 
@@ -181,6 +178,18 @@ def apply_residual_run(
     model_cfg = config_from_dict(json.loads((run / INFO).read_text())["model_config"])
     encoder = build_residual_encoder(model_cfg)
     encoder.load_state_dict(load_file(str(run / WEIGHTS)))
+    return encoder.eval(), model_cfg
+
+
+def apply_residual_run(
+    run_dir: str | os.PathLike, data_dir: str | os.PathLike, *, batch_size: int = 64, device="cpu"
+) -> list[str]:
+    """Fit the band parameters of another prepared dataset with a finished residual stage.
+
+    Loads RUN/residual_encoder.safetensors (+ its model config from RUN/residual.json) and
+    writes `band_weight.npy` / `band_decay_db_per_s.npy` into `data_dir` (atomically).
+    """
+    encoder, model_cfg = load_residual_run(run_dir)
     data = C.open_prepared(data_dir)
     C.check_preset_matches(data, model_cfg)
     return write_band_params(encoder, data, model_cfg.audio, batch_size=batch_size, device=device)
