@@ -373,3 +373,24 @@ def test_tip_fast_striker_with_a_trail_is_still_linked():
     found = motion._tip_events(ext, pts, times, 224, threshold=0.4, min_sep_s=0.2)
     assert list(found["peaks"]) == [6]
     assert found["speed_before"][0] == pytest.approx(900.0, rel=0.05)
+
+
+def test_tip_tap_from_rest_into_a_stop():
+    """The striker rests, then covers 50 px in one frame straight into the surface and comes
+    back: a short fast tap whose whole descent falls between two frames. It is found at the
+    frame it reaches the surface, with the speed at the end of a descent from rest at
+    constant acceleration (twice the step's mean: 2 x 1500 px/s). The same long step after
+    slow motion (5 px per frame: neither at rest nor speeding up smoothly) is rejected, as a
+    blob appearing in one frame is."""
+    from physfoley.video.motion import _tip_events
+
+    ys = [10.0] * 6 + [60.0, 50, 40, 30, 20, 10, 10, 10]
+    times = np.arange(len(ys)) / 30.0
+    ext, pts = _one_point_track(ys)
+    found = _tip_events(ext, pts, times, 224, threshold=0.4, min_sep_s=0.2)
+    assert list(found["peaks"]) == [6]
+    assert found["t_contact"][0] == pytest.approx(times[6], abs=1e-6)
+    assert found["speed_before"][0] == pytest.approx(3000.0, rel=1e-3)
+    slow = [10.0, 15, 20, 25, 30, 35, 85, 75, 65, 55, 45, 35, 35, 35]
+    ext, pts = _one_point_track(slow)
+    assert len(_tip_events(ext, pts, times, 224, threshold=0.4, min_sep_s=0.2)["peaks"]) == 0

@@ -386,6 +386,11 @@ TIP_LINK_SLACK = 3.0
 TIP_APPROACH_GROWTH = 1.12
 #: Largest ratio of the 2-D step into the stop frame to the step before it.
 TIP_MAX_ACCEL = 2.5
+#: A tap from rest: the point moved at most TIP_REST_PX pixels into m-1, then at least
+#: TIP_REST_STEP long sides (20 px at 224 px) along the direction into m, and stopped there.
+#: Fast short strikes cover their whole descent within one frame at 30 fps (3 m/s: 10 cm).
+TIP_REST_PX = 2.0
+TIP_REST_STEP = 0.09
 
 
 def _background(frames: np.ndarray, samples: int = 60) -> np.ndarray:
@@ -525,8 +530,9 @@ def _tip_events(
     Each candidate point of frame m is linked to the nearest candidate (same direction) of
     frames m-1 and m+1, and those on to m-2 and m+2: a short track through m. The candidate
     scores in direction u when it arrived moving along u (v_in = (e[m] - e[m-1]) / dt > 0,
-    not receding the frame before) and then stopped or reversed (v_out <= stop_fraction *
-    v_in): score = v_in - max(v_out, 0), in long sides per second. Every link must be coherent
+    approaching the frame before and speeding up smoothly, or tapping from rest: still into
+    m-1, then at least TIP_REST_STEP long sides along u into m) and then stopped or reversed
+    (v_out <= stop_fraction * v_in): score = v_in - max(v_out, 0), in long sides per second. Every link must be coherent
     (2-D step <= 1.3 x the step along u + 3 px), which rejects blobs appearing, splitting or
     merging, and nearly mutual (no candidate of the first frame nearer to the link's far end by
     more than TIP_LINK_SLACK + the point's previous step; the first link, with no previous step
@@ -534,7 +540,8 @@ def _tip_events(
     intersection of the approach line (the last step before contact) and the rebound line (the
     first step after); speeds: the point's 2-D speed over the last approach step, extrapolated
     to the contact at the approach's acceleration (or, with one approach step only, at
-    TIP_APPROACH_GROWTH per frame), and over the first rebound step.
+    TIP_APPROACH_GROWTH per frame; twice the step's mean for a tap from rest), and over the
+    first rebound step.
     """
     t, nd, k = ext.shape
     if t < 5:
@@ -600,12 +607,19 @@ def _tip_events(
     v = de / tdt
     v_prev, v_in, v_out = v[..., 0], v[..., 1], v[..., 2]
     with np.errstate(invalid="ignore"):
+        # the approach: seen before m (the step before at least approach_fraction of the step
+        # into m) and speeding up smoothly (the step into m at most TIP_MAX_ACCEL x the one
+        # before); this rejects a blob appearing in one frame ...
+        smooth = (v_prev > approach_fraction * v_in) & (
+            dist[..., 1] <= TIP_MAX_ACCEL * dist[..., 0] + 3.0
+        )
+        # ... or a short tap from rest: the point still (a step of at most TIP_REST_PX), then
+        # one long step along u straight into the stop (the whole descent within one frame)
+        from_rest = (dist[..., 0] <= TIP_REST_PX) & (de[..., 1] >= TIP_REST_STEP * long_side)
         good = (
             (v_in > 0)
-            & (v_prev > approach_fraction * v_in)
+            & (smooth | from_rest)
             & (v_out <= stop_fraction * v_in)
-            # a striker speeds up smoothly: the step into m at most TIP_MAX_ACCEL x the one before
-            & (dist[..., 1] <= TIP_MAX_ACCEL * dist[..., 0] + 3.0)
             # the struck surface holds: two frames later the point is no further along u
             & ~(e[..., 4] > e[..., 2] + stop_fraction * de[..., 1] + 2.0)
             & coh[..., 0]
@@ -613,6 +627,7 @@ def _tip_events(
             & coh[..., 2]
         )
         score = np.where(good, v_in - np.maximum(v_out, 0.0), 0.0)
+        tap = from_rest & ~smooth
     score = np.nan_to_num(score).reshape(len(m), -1) / float(long_side)
     flat = score.argmax(axis=1)
     best = np.zeros(t)
@@ -659,6 +674,10 @@ def _tip_events(
             # the typical growth per frame is used
             t_mid = 0.5 * (tc_[0] + tc_[1])
             sb = s_last * TIP_APPROACH_GROWTH ** ((tc - t_mid) / max(tc_[1] - tc_[0], 1e-4))
+        if tap[r, d, c]:
+            # a tap from rest: the whole descent in the one step into m; under constant
+            # acceleration from rest the speed at its end is twice its mean
+            sb = 2.0 * s_last
         sa = steps[last + 1] if last + 1 < 4 else np.nan
         out["t_contact"][j] = tc
         out["speed_before"][j] = sb if np.isfinite(sb) else 0.0
