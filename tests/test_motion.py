@@ -394,3 +394,7 @@ def test_tip_tap_from_rest_into_a_stop():
     slow = [10.0, 15, 20, 25, 30, 35, 85, 75, 65, 55, 45, 35, 35, 35]
     ext, pts = _one_point_track(slow)
     assert len(_tip_events(ext, pts, times, 224, threshold=0.4, min_sep_s=0.2)["peaks"]) == 0
+    # a striker moved in one frame to a new resting place (no lift afterwards) is no tap
+    moved = [10.0] * 6 + [60.0, 61, 62, 62, 62, 62, 62, 62]
+    ext, pts = _one_point_track(moved)
+    assert len(_tip_events(ext, pts, times, 224, threshold=0.4, min_sep_s=0.2)["peaks"]) == 0

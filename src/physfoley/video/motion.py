@@ -387,8 +387,9 @@ TIP_APPROACH_GROWTH = 1.12
 #: Largest ratio of the 2-D step into the stop frame to the step before it.
 TIP_MAX_ACCEL = 2.5
 #: A tap from rest: the point moved at most TIP_REST_PX pixels into m-1, then at least
-#: TIP_REST_STEP long sides (20 px at 224 px) along the direction into m, and stopped there.
-#: Fast short strikes cover their whole descent within one frame at 30 fps (3 m/s: 10 cm).
+#: TIP_REST_STEP long sides (20 px at 224 px) along the direction into m, stopped there and
+#: came back by more than TIP_REST_PX two frames later. Fast short strikes cover their whole
+#: descent within one frame at 30 fps (3 m/s: 10 cm).
 TIP_REST_PX = 2.0
 TIP_REST_STEP = 0.09
 
@@ -615,7 +616,13 @@ def _tip_events(
         )
         # ... or a short tap from rest: the point still (a step of at most TIP_REST_PX), then
         # one long step along u straight into the stop (the whole descent within one frame)
-        from_rest = (dist[..., 0] <= TIP_REST_PX) & (de[..., 1] >= TIP_REST_STEP * long_side)
+        # and lifted again: two frames later the point is back along u by more than
+        # TIP_REST_PX (a striker moved to a new resting place is no tap)
+        from_rest = (
+            (dist[..., 0] <= TIP_REST_PX)
+            & (de[..., 1] >= TIP_REST_STEP * long_side)
+            & (e[..., 4] < e[..., 2] - TIP_REST_PX)
+        )
         good = (
             (v_in > 0)
             & (smooth | from_rest)
