@@ -86,6 +86,43 @@ def test_bouncing_bar_contacts_found_within_one_frame():
     assert tp / n_pred >= 0.75, (tp, n_pred)
 
 
+def sliding_block(speeds: list[float], seed: int = 0) -> VideoFrames:
+    """A textured 30 x 30 block slides right over a textured background at `speeds` (pixels
+    per frame, one per interval), with sensor noise (so that still frames are not repeats)."""
+    from scipy.ndimage import gaussian_filter
+
+    rng = np.random.default_rng(seed)
+    size = 160
+    bg = gaussian_filter(rng.normal(0, 1, (size, size)), 2.0)
+    bg = 90 + 30 * bg / bg.std()
+    block = 200 + 200 * gaussian_filter(rng.normal(0, 1, (30, 30)), 1.0)
+    xs = 20 + np.concatenate([[0.0], np.cumsum(speeds)])
+    frames = np.empty((len(xs), size, size, 3), np.uint8)
+    for t, x in enumerate(xs):
+        canvas = bg.copy()
+        xi = int(round(x))
+        canvas[60:90, xi : xi + 30] = block
+        canvas += rng.normal(0, 3, canvas.shape)
+        frames[t] = np.clip(canvas, 0, 255).astype(np.uint8)[..., None]
+    times = np.arange(len(xs)) / 30.0
+    return VideoFrames(frames, times, 30.0, size, size, len(xs) / 30.0, False)
+
+
+def test_flow_gradual_stop_is_no_impact(monkeypatch):
+    """A block sliding at 8 px per frame that stops dead is found at its stop frame; one that
+    slows down by 30 % per frame is not an impact. Without the region-level stop test
+    (FLOW_STOP_FRACTION) the flow noise on the moving block makes a false alarm."""
+    import physfoley.video.motion as motion
+
+    abrupt = sliding_block([0.0] * 3 + [8.0] * 8 + [0.0] * 14)
+    found = [e.frame for e in detect_impacts(abrupt)]
+    assert len(found) == 1 and abs(found[0] - 11) <= 1
+    gradual = sliding_block([0.0] * 3 + [8.0] * 6 + [8 * 0.7**k for k in range(1, 9)] + [0] * 8)
+    assert detect_impacts(gradual) == []
+    monkeypatch.setattr(motion, "FLOW_STOP_FRACTION", np.inf)
+    assert len(detect_impacts(gradual)) >= 1
+
+
 def test_contact_position_and_stop():
     video, contacts, _ = bouncing_bar(hits=6, seed=1)
     events = [e for e in detect_impacts(video) if min(abs(e.frame - c) for c in contacts) <= 1]

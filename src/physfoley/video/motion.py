@@ -16,8 +16,10 @@ How it works (details and failure modes in docs/detection.md):
    a hand starting a swing scores zero (it accelerates).
 5. The per-frame score is the peak of that map after a small Gaussian blur (a coherent region,
    not one noisy pixel), in units of image long-sides per second so that thresholds hold for
-   any resolution and frame rate. Impacts are local maxima of the score above `threshold`, at
-   least `min_separation_s` apart.
+   any resolution and frame rate. A frame counts only if the region around the peak stopped
+   as a whole: its mean velocity on the way out keeps at most FLOW_STOP_FRACTION of the
+   speed on the way in (a gradual stop or a turn keeps more). Impacts are local maxima of the
+   score above `threshold`, at least `min_separation_s` apart.
 6. Sub-frame timing: the striker covered |d_in| pixels in its last interval before it was seen
    stopped, and |d_prev| in the interval before; at constant speed it touched at the fraction
    |d_in| / |d_prev| of the last interval.
@@ -56,6 +58,11 @@ TEXTURE_LEVEL = 40.0
 
 #: Long side (pixels) of the frames the flow is computed on (larger videos are downscaled).
 DEFAULT_WORK_SIZE = 160
+
+#: An impact stops the striker's region within one frame: at most this fraction of its mean
+#: velocity kept on the way out (along or across the way in). The tip tracker's stop fraction,
+#: chosen on SynthHits; for the flow detector it also raised the SynthHits tuning-set F1.
+FLOW_STOP_FRACTION = 0.3
 
 #: Default minimum separation of two impacts of one striker (seconds).
 DEFAULT_MIN_SEPARATION_S = 0.2
@@ -237,7 +244,7 @@ def _motion_chunk(
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     r = max(1, round(2 * sigma))
     border = max(2, round(2 * sigma))
-    keys = ("score", "speed_in", "speed_out", "x", "y", "d_last", "d_prev")
+    keys = ("score", "speed_in", "speed_out", "x", "y", "d_last", "d_prev", "stop_ratio")
     out = {k: np.zeros(m, np.float32) for k in keys}
     ksize = (0, 0)
     # OpenCV's remap/blur/minMaxLoc work on one image at a time; each iteration is a few C
@@ -274,6 +281,15 @@ def _motion_chunk(
         wgt = decel[y0:y1, x0:x1] + 1e-9
         so = cv2.magnitude(v_out[y0:y1, x0:x1, 0], v_out[y0:y1, x0:x1, 1])
         out["score"][i] = peak
+        # did the region around the peak stop as a whole? Its mean velocity in and out
+        # (weighted by speed and texture, not by the deceleration the peak was chosen on): the
+        # part of the motion kept on the way out, along or across the way in, over the speed in
+        ws = speed[y0:y1, x0:x1] * np.minimum(tex[y0:y1, x0:x1] / TEXTURE_LEVEL, 1.0) + 1e-9
+        vi = (ws[..., None] * v_in[y0:y1, x0:x1]).sum((0, 1)) / ws.sum()
+        vo = (ws[..., None] * v_out[y0:y1, x0:x1]).sum((0, 1)) / ws.sum()
+        nvi = float(np.hypot(vi[0], vi[1])) + 1e-9
+        kept = max(float(vo @ vi), abs(float(vo[1] * vi[0] - vo[0] * vi[1]))) / nvi
+        out["stop_ratio"][i] = kept / nvi
         # striker speed: deceleration-weighted mean over a patch around the peak
         out["speed_in"][i] = float((wgt * speed[y0:y1, x0:x1]).sum() / wgt.sum())
         out["speed_out"][i] = float((wgt * so).sum() / wgt.sum())
@@ -323,7 +339,7 @@ def motion_track(
         track.x, track.y = track.x * scale, track.y * scale
         return track, per
     sigma = max(work.shape[1:]) / 56.0
-    keys = ("score", "speed_in", "speed_out", "x", "y", "d_last", "d_prev")
+    keys = ("score", "speed_in", "speed_out", "x", "y", "d_last", "d_prev", "stop_ratio")
     per = {k: np.zeros(t, np.float32) for k in keys}
     # chunks overlap by two frames so every frame t in 1..T-2 has both its in and out flow
     for start in range(0, t - 2, chunk):
@@ -828,7 +844,10 @@ def detect_impacts(
         # the bar rises with the clip's general motion level (hand motion, residual shake)
         level = float(np.median(track.score[1:-1])) if track.score.size > 2 else 0.0
         bar = max(threshold, relative_threshold * level)
-        peaks = _pick_peaks(track.score, times, bar, min_separation_s)
+        # an impact stops the striker within one frame: a region that kept more than
+        # FLOW_STOP_FRACTION of its speed (a gradual stop, a turn) is no impact
+        score = np.where(per["stop_ratio"] <= FLOW_STOP_FRACTION, track.score, 0.0)
+        peaks = _pick_peaks(score, times, bar, min_separation_s)
         # sub-frame timing: fraction of the last interval the striker still moved
         d_last = per["d_last"][peaks]
         d_prev = per["d_prev"][peaks]
