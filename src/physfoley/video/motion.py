@@ -18,8 +18,9 @@ How it works (details and failure modes in docs/detection.md):
    not one noisy pixel), in units of image long-sides per second so that thresholds hold for
    any resolution and frame rate. A frame counts only if the region around the peak stopped
    as a whole: its mean velocity on the way out keeps at most FLOW_STOP_FRACTION of the
-   speed on the way in (a gradual stop or a turn keeps more). Impacts are local maxima of the
-   score above `threshold`, at least `min_separation_s` apart.
+   speed on the way in (a gradual stop or a turn keeps more), and two intervals later it has
+   not moved on along the way in by more than that fraction (a pause in mid-motion). Impacts
+   are local maxima of the score above `threshold`, at least `min_separation_s` apart.
 6. Sub-frame timing: the striker covered |d_in| pixels in its last interval before it was seen
    stopped, and |d_prev| in the interval before; at constant speed it touched at the fraction
    |d_in| / |d_prev| of the last interval.
@@ -60,8 +61,9 @@ TEXTURE_LEVEL = 40.0
 DEFAULT_WORK_SIZE = 160
 
 #: An impact stops the striker's region within one frame: at most this fraction of its mean
-#: velocity kept on the way out (along or across the way in). The tip tracker's stop fraction,
-#: chosen on SynthHits; for the flow detector it also raised the SynthHits tuning-set F1.
+#: velocity kept on the way out (along or across the way in), and no more than this fraction
+#: along the way in two intervals later. The tip tracker's stop fraction, chosen on SynthHits;
+#: for the flow detector it also raised the F1 of the SynthHits tuning sets (seeds 7 and 3).
 FLOW_STOP_FRACTION = 0.3
 
 #: Default minimum separation of two impacts of one striker (seconds).
@@ -244,7 +246,7 @@ def _motion_chunk(
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     r = max(1, round(2 * sigma))
     border = max(2, round(2 * sigma))
-    keys = ("score", "speed_in", "speed_out", "x", "y", "d_last", "d_prev", "stop_ratio")
+    keys = ("score", "speed_in", "speed_out", "x", "y", "d_last", "d_prev", "stop_ratio", "holds")
     out = {k: np.zeros(m, np.float32) for k in keys}
     ksize = (0, 0)
     # OpenCV's remap/blur/minMaxLoc work on one image at a time; each iteration is a few C
@@ -290,6 +292,16 @@ def _motion_chunk(
         nvi = float(np.hypot(vi[0], vi[1])) + 1e-9
         kept = max(float(vo @ vi), abs(float(vo[1] * vi[0] - vo[0] * vi[1]))) / nvi
         out["stop_ratio"][i] = kept / nvi
+        if i + 2 < n:  # the struck surface holds: two intervals on, where the region stopped,
+            # it does not go on along the way in (a pause in mid-motion goes on)
+            dx, dy = (ws[..., None] * residual[i, y0:y1, x0:x1]).sum((0, 1)) / ws.sum()
+            fx, fy = int(round(x0 + dx)), int(round(y0 + dy))
+            ahead = residual[
+                i + 2, max(fy, 0) : max(fy + y1 - y0, 0), max(fx, 0) : max(fx + x1 - x0, 0)
+            ]
+            if ahead.size:
+                v_next = ahead.reshape(-1, 2).mean(0) / dt[i + 2]
+                out["holds"][i] = float(v_next @ vi) / nvi**2
         # striker speed: deceleration-weighted mean over a patch around the peak
         out["speed_in"][i] = float((wgt * speed[y0:y1, x0:x1]).sum() / wgt.sum())
         out["speed_out"][i] = float((wgt * so).sum() / wgt.sum())
@@ -339,7 +351,7 @@ def motion_track(
         track.x, track.y = track.x * scale, track.y * scale
         return track, per
     sigma = max(work.shape[1:]) / 56.0
-    keys = ("score", "speed_in", "speed_out", "x", "y", "d_last", "d_prev", "stop_ratio")
+    keys = ("score", "speed_in", "speed_out", "x", "y", "d_last", "d_prev", "stop_ratio", "holds")
     per = {k: np.zeros(t, np.float32) for k in keys}
     # chunks overlap by two frames so every frame t in 1..T-2 has both its in and out flow
     for start in range(0, t - 2, chunk):
@@ -847,6 +859,8 @@ def detect_impacts(
         # an impact stops the striker within one frame: a region that kept more than
         # FLOW_STOP_FRACTION of its speed (a gradual stop, a turn) is no impact
         score = np.where(per["stop_ratio"] <= FLOW_STOP_FRACTION, track.score, 0.0)
+        # ... and stays stopped: a region that moves on along its way in is no impact
+        score = np.where(per["holds"] <= FLOW_STOP_FRACTION, score, 0.0)
         peaks = _pick_peaks(score, times, bar, min_separation_s)
         # sub-frame timing: fraction of the last interval the striker still moved
         d_last = per["d_last"][peaks]
