@@ -123,6 +123,18 @@ def test_flow_gradual_stop_is_no_impact(monkeypatch):
     assert len(detect_impacts(gradual)) >= 1
 
 
+def test_flow_stop_in_the_last_frames_is_not_confirmed():
+    """A video whose last frame repeats the one before (a frozen end frame, re-encoded with
+    noise) while the block still slides: the motion seems to stop, but no later frames
+    confirm it, so no impact is reported there (before this rule: frame 21, confidence 0.8);
+    the same stop with frames after it is found."""
+    frozen = sliding_block([0.0] * 9 + [8.0] * 12 + [0.0])
+    # (the flow noise on the moving block may still make a false alarm mid-way, at frame 19)
+    assert all(e.frame < 20 for e in detect_impacts(frozen))
+    confirmed = sliding_block([0.0] * 9 + [8.0] * 12 + [0.0] * 4)
+    assert [abs(e.frame - 21) <= 1 for e in detect_impacts(confirmed)] == [True]
+
+
 def test_contact_position_and_stop():
     video, contacts, _ = bouncing_bar(hits=6, seed=1)
     events = [e for e in detect_impacts(video) if min(abs(e.frame - c) for c in contacts) <= 1]

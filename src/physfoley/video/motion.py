@@ -248,6 +248,7 @@ def _motion_chunk(
     border = max(2, round(2 * sigma))
     keys = ("score", "speed_in", "speed_out", "x", "y", "d_last", "d_prev", "stop_ratio", "holds")
     out = {k: np.zeros(m, np.float32) for k in keys}
+    out["holds"][:] = np.nan  # unknown without two intervals after the stop: not confirmed
     ksize = (0, 0)
     # OpenCV's remap/blur/minMaxLoc work on one image at a time; each iteration is a few C
     # calls on [H, W] maps (numpy fancy-index bilinear sampling over [T, H, W] is 10x slower).
@@ -353,12 +354,16 @@ def motion_track(
     sigma = max(work.shape[1:]) / 56.0
     keys = ("score", "speed_in", "speed_out", "x", "y", "d_last", "d_prev", "stop_ratio", "holds")
     per = {k: np.zeros(t, np.float32) for k in keys}
-    # chunks overlap by two frames so every frame t in 1..T-2 has both its in and out flow
+    per["holds"][:] = np.nan
+    # chunks overlap by three frames so every frame t in 1..T-3 has its in flow, its out flow
+    # and the flow one interval later (whether the stop holds); the last frames of the video
+    # cannot confirm a stop
     for start in range(0, t - 2, chunk):
-        stop = min(start + chunk + 2, t)
+        stop = min(start + chunk + 3, t)
         res = _motion_chunk(work[start:stop], times[start:stop], flow_preset, sigma)
+        n_keep = min(chunk, stop - start - 2)
         for k in keys:
-            per[k][start + 1 : stop - 1] = res[k]
+            per[k][start + 1 : start + 1 + n_keep] = res[k][:n_keep]
     long_side = float(max(work.shape[1:]))
     track = MotionTrack(
         times_s=times,
