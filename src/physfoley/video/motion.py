@@ -566,7 +566,8 @@ def _tip_events(
     scores in direction u when it arrived moving along u (v_in = (e[m] - e[m-1]) / dt > 0,
     approaching the frame before and speeding up smoothly, or tapping from rest: still into
     m-1, then at least TIP_REST_STEP long sides along u into m) and then stopped or reversed
-    (v_out <= stop_fraction * v_in): score = v_in - max(v_out, 0), in long sides per second. Every link must be coherent
+    (v_out <= stop_fraction * v_in): score = v_in - max(v_out, 0), in long sides per second.
+    Every link must be coherent
     (2-D step <= 1.3 x the step along u + 3 px), which rejects blobs appearing, splitting or
     merging, and nearly mutual (no candidate of the first frame nearer to the link's far end by
     more than TIP_LINK_SLACK + the point's previous step; the first link, with no previous step
