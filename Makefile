@@ -6,6 +6,9 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint format install clean bench
 
+# No pip cache: a fresh CI machine may have little disk, and the cache only doubles what is written.
+export PIP_NO_CACHE_DIR := 1
+
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip setuptools wheel
