@@ -419,12 +419,29 @@ TIP_LINK_SLACK = 3.0
 TIP_APPROACH_GROWTH = 1.12
 #: Largest ratio of the 2-D step into the stop frame to the step before it.
 TIP_MAX_ACCEL = 2.5
-#: A tap from rest: the point moved at most TIP_REST_PX pixels into m-1, then at least
-#: TIP_REST_STEP long sides (20 px at 224 px) along the direction into m, stopped there and
-#: came back by more than TIP_REST_PX two frames later. Fast short strikes cover their whole
-#: descent within one frame at 30 fps (3 m/s: 10 cm).
+#: A tap from rest: the point was still (a 2-D step of at most TIP_REST_2D_PX pixels into
+#: m-1: a striker resting at the picture's edge, cut by it, jitters sideways by a few pixels),
+#: then moved at least TIP_REST_STEP long sides (15 px at 224 px) along the direction into m,
+#: stopped there and came back by more than TIP_REST_PX (or came back and left the picture)
+#: within two frames. Fast short strikes cover their whole descent within one frame at 30 fps
+#: (3 m/s: 10 cm).
 TIP_REST_PX = 2.0
-TIP_REST_STEP = 0.09
+TIP_REST_2D_PX = 4.0
+TIP_REST_STEP = 0.065
+#: After a stop the point may slide along the struck surface (a scratch) at up to this many
+#: times its 2-D step into the stop (+3 px) instead of moving along the stop's direction.
+TIP_SLIDE = 1.0
+#: An approach already slowing on both of its last two steps (each shorter than this
+#: fraction of the one before) is a hand placing the striker, not a strike.
+TIP_SLOWING = 0.95
+#: The end of a slide: a stop reached from the previous impact (at most TIP_SLIDE_MAX_S
+#: before) while the point never lifted off that impact's surface by more than
+#: TIP_SLIDE_LIFT_PX pixels is the end of a scratch, not a new impact, unless the point sped
+#: up on the way (its mean step over the second half of the transit at least
+#: TIP_SLIDE_ACCEL x that over the first half: a new strike).
+TIP_SLIDE_LIFT_PX = 4.0
+TIP_SLIDE_MAX_S = 1.0
+TIP_SLIDE_ACCEL = 1.5
 
 
 def _background(frames: np.ndarray, samples: int = 60) -> np.ndarray:
@@ -567,6 +584,11 @@ def _tip_events(
     approaching the frame before and speeding up smoothly, or tapping from rest: still into
     m-1, then at least TIP_REST_STEP long sides along u into m) and then stopped or reversed
     (v_out <= stop_fraction * v_in): score = v_in - max(v_out, 0), in long sides per second.
+    A third approach, from rest: still into m-2 (the chain goes back to m-3 for this), then two
+    growing steps into m (the descent began inside the interval before, so the two steps may
+    differ by any ratio). An approach already slowing over its last two steps
+    (TIP_SLOWING) does not count. After the stop the point may slide sideways along the
+    surface (TIP_SLIDE) but must not go on along u two frames later.
     Every link must be coherent
     (2-D step <= 1.3 x the step along u + 3 px), which rejects blobs appearing, splitting or
     merging, and nearly mutual (no candidate of the first frame nearer to the link's far end by
@@ -600,6 +622,11 @@ def _tip_events(
     c_m2 = prev_idx[mm - 2, dd, c_m1]
     c_p1 = next_idx[mm, dd, kk]
     c_p2 = next_idx[mm + 1, dd, c_p1]
+    # one more frame back (m-3), for approaches from rest; none for m = 2
+    mm3 = np.maximum(mm - 3, 0)
+    c_m3 = prev_idx[mm3, dd, c_m2]
+    e_m3 = np.where(mm >= 3, ext[mm3, dd, c_m3], np.nan)  # [M, D, K]
+    d_m3 = np.where(mm >= 3, prev_d[mm3, dd, c_m2], np.inf)  # 2-D step m-3 -> m-2
     e = np.stack(
         [
             ext[mm - 2, dd, c_m2],
@@ -621,6 +648,9 @@ def _tip_events(
     )  # 2-D steps between consecutive chain points [M, D, K, 4]
     de = np.diff(e, axis=-1)  # [M, D, K, 4]
     coh = dist <= 1.3 * np.abs(de) + 3.0
+    # after the stop the striker may slide along the surface it met (a scratch): the step out
+    # of m may go sideways, up to TIP_SLIDE x the step into m
+    coh[..., 2] |= dist[..., 2] <= TIP_SLIDE * dist[..., 1] + 3.0
     # each link must be nearly mutual: the point it reaches must have no other candidate much
     # nearer on the way back. A blob that appears beside the striker (an object shifted by the
     # hit, a piece split off) is the striker's nearest candidate in the next frame, but the
@@ -648,32 +678,46 @@ def _tip_events(
         smooth = (v_prev > approach_fraction * v_in) & (
             dist[..., 1] <= TIP_MAX_ACCEL * dist[..., 0] + 3.0
         )
-        # ... or a short tap from rest: the point still (a step of at most TIP_REST_PX), then
-        # one long step along u straight into the stop (the whole descent within one frame)
-        # and lifted again: two frames later the point is back along u by more than
-        # TIP_REST_PX (a striker moved to a new resting place is no tap)
+        # lifted again after the stop: two frames later the point is back along u by more
+        # than TIP_REST_PX, or it came back and then left the picture (no candidate at m+2)
+        lifted = (e[..., 4] < e[..., 2] - TIP_REST_PX) | (np.isnan(e[..., 4]) & (de[..., 2] < 0))
+        # ... or a short tap from rest: the point still (a 2-D step of at most TIP_REST_2D_PX),
+        # then one long step along u straight into the stop (the whole descent within one
+        # frame) and lifted again (a striker moved to a new resting place is no tap)
         from_rest = (
-            (dist[..., 0] <= TIP_REST_PX)
-            & (de[..., 1] >= TIP_REST_STEP * long_side)
-            & (e[..., 4] < e[..., 2] - TIP_REST_PX)
+            (dist[..., 0] <= TIP_REST_2D_PX) & (de[..., 1] >= TIP_REST_STEP * long_side) & lifted
         )
+        # ... or a strike from rest that began inside the interval before: still into m-2,
+        # then two growing steps along u (any ratio: the first is only part of an interval)
+        s0 = e[..., 0] - e_m3  # step m-3 -> m-2 along u
+        accel_from_rest = (
+            (np.abs(s0) <= TIP_REST_PX)
+            & (d_m3 <= TIP_REST_2D_PX)
+            & (de[..., 0] > 0)
+            & (de[..., 1] >= de[..., 0])
+            & lifted
+        )
+        # an approach slowing over both of its last two steps is a hand placing the striker
+        slowing = (de[..., 0] < TIP_SLOWING * s0) & (de[..., 1] < TIP_SLOWING * de[..., 0])
         good = (
             (v_in > 0)
-            & (smooth | from_rest)
+            & (smooth | from_rest | accel_from_rest)
+            & ~slowing
             & (v_out <= stop_fraction * v_in)
             # the struck surface holds: two frames later the point is no further along u
-            & ~(e[..., 4] > e[..., 2] + stop_fraction * de[..., 1] + 2.0)
+            & ~(e[..., 4] > e[..., 2] + stop_fraction * de[..., 1])
             & coh[..., 0]
             & coh[..., 1]
             & coh[..., 2]
         )
         score = np.where(good, v_in - np.maximum(v_out, 0.0), 0.0)
-        tap = from_rest & ~smooth
+        tap = from_rest & ~(smooth | accel_from_rest)
     score = np.nan_to_num(score).reshape(len(m), -1) / float(long_side)
     flat = score.argmax(axis=1)
     best = np.zeros(t)
     best[m] = score[np.arange(len(m)), flat]
     peaks = _pick_peaks(best, times, threshold, min_sep_s)
+    peaks = _drop_slide_ends(peaks, flat, ext, next_idx, prev_idx, times, k)
     n = len(peaks)
     out = {name: np.zeros(n) for name in ("t_contact", "speed_before", "speed_after", "x", "y")}
     pchain = np.stack(
@@ -732,6 +776,58 @@ def _tip_events(
     step = np.linalg.norm(np.diff(pts[:, down, 0], axis=0), axis=-1) / dt
     out["speed"] = np.concatenate([[0.0], np.nan_to_num(step)])
     return out
+
+
+def _drop_slide_ends(
+    peaks: np.ndarray,
+    flat: np.ndarray,
+    ext: np.ndarray,
+    next_idx: np.ndarray,
+    prev_idx: np.ndarray,
+    times: np.ndarray,
+    k: int,
+) -> np.ndarray:
+    """Drop the ends of slides: stops reached by sliding on from the previous impact.
+
+    peaks : [P] frame indices (time order); flat : [M] the best candidate (direction * k + c)
+    of each chain centre m = 2.. (index m - 2); ext [T, D, K], next_idx / prev_idx [T-1, D, K]
+    the links. From the previous kept impact p0 (direction d0, extent e0), its point is followed
+    frame by frame (nearest links) up to the frame before p1; if it never lifted off by more
+    than TIP_SLIDE_LIFT_PX along d0 (the striker stayed on the surface) and p1 is at most
+    TIP_SLIDE_MAX_S later, p1 is the end of a scratch, not a new impact, unless the point
+    sped up on its way to p1 along p1's direction (mean step over the transit's second half
+    >= TIP_SLIDE_ACCEL x its first half, at least 4 steps seen: a new strike). A loop over the
+    few detected impacts and the frames between two of them.
+    """
+    if len(peaks) < 2:
+        return peaks
+    kept = [int(peaks[0])]
+    for pk in peaks[1:]:
+        p0 = kept[-1]
+        d0, c = divmod(int(flat[p0 - 2]), k)
+        e0 = ext[p0, d0, c]
+        slid = times[pk] - times[p0] <= TIP_SLIDE_MAX_S
+        f = p0
+        while slid and f < pk - 1:
+            c = next_idx[f, d0, c]
+            f += 1
+            slid = bool(np.isfinite(ext[f, d0, c]) and ext[f, d0, c] >= e0 - TIP_SLIDE_LIFT_PX)
+        if slid:
+            # the transit along p1's own direction, followed back from p1 to p0
+            d1, c = divmod(int(flat[pk - 2]), k)
+            path = [ext[pk, d1, c]]
+            for f in range(pk - 1, p0 - 1, -1):
+                c = prev_idx[f, d1, c]
+                path.append(ext[f, d1, c])
+            steps = -np.diff(np.asarray(path))  # forward in time, reversed order
+            steps = steps[::-1]
+            h = len(steps) // 2
+            if len(steps) >= 4 and np.isfinite(steps).all():
+                first, last = steps[:h].mean(), steps[h:].mean()
+                slid = bool(last < TIP_SLIDE_ACCEL * max(first, 0.5))
+        if not slid:
+            kept.append(int(pk))
+    return np.asarray(kept, dtype=np.int64)
 
 
 def _tip_method(
