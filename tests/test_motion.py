@@ -546,3 +546,13 @@ def test_tip_strike_entering_the_picture():
     assert list(_tip_peaks(xs, ys)["peaks"]) == [7]
     moving = [-16.0, -12, -8, -4, 0, 4, 8, 29, 25, 23, 20, 18, 18, 18]
     assert list(_tip_peaks([80.0] * len(moving), moving)["peaks"]) == []
+
+
+def test_tip_steady_glide_into_a_stop_is_no_impact():
+    """A striker carried at a steady 6 px per frame (+-1 px) for 10 frames that stops and lifts
+    away: a hand guiding it (the end of a drag), not a strike; dropped (TIP_GLIDE_S). The same
+    stop after an approach that speeds up (a strike) is found."""
+    glide = [10.0, 16, 23, 29, 35, 40, 46, 52, 58, 65, 71, 71, 69, 66, 63, 60, 60, 60]
+    assert list(_tip_peaks([50.0] * len(glide), glide)["peaks"]) == []
+    strike = [10.0, 10, 10, 11, 12, 14, 17, 21, 26, 32, 39, 39, 37, 34, 31, 28, 28, 28]
+    assert list(_tip_peaks([50.0] * len(strike), strike)["peaks"]) == [10]
