@@ -437,11 +437,12 @@ TIP_SLIDE = 1.0
 #: fraction of the one before) is a hand placing the striker, not a strike.
 TIP_SLOWING = 0.95
 #: The end of a slide: a stop reached from the previous impact (at most TIP_SLIDE_MAX_S
-#: before) while the point never lifted off that impact's surface by more than
-#: TIP_SLIDE_LIFT_PX pixels is the end of a scratch, not a new impact, unless the point sped
-#: up on the way (its mean step over the second half of the transit at least
-#: TIP_SLIDE_ACCEL x that over the first half: a new strike).
-TIP_SLIDE_LIFT_PX = 4.0
+#: before) while the point stayed on that impact's surface (within TIP_SLIDE_LIFT_PX pixels
+#: of its extent along that impact's direction: neither lifted off nor went on through) is
+#: the end of a scratch, not a new impact, unless the point sped up on the way (its mean step
+#: over the second half of the transit at least TIP_SLIDE_ACCEL x that over the first half:
+#: a new strike).
+TIP_SLIDE_LIFT_PX = 6.0
 #: A glide into the stop: over the last TIP_GLIDE_S seconds before the step into the stop,
 #: every step along the direction within TIP_GLIDE_BAND of their median (or 1 px) and the
 #: median > 0: the striker was carried at a steady speed (the end of a drag, a hand guiding
@@ -844,8 +845,8 @@ def _drop_slide_ends(
     peaks : [P] frame indices (time order); flat : [M] the best candidate (direction * k + c)
     of each chain centre m = 2.. (index m - 2); ext [T, D, K], next_idx / prev_idx [T-1, D, K]
     the links. From the previous kept impact p0 (direction d0, extent e0), its point is followed
-    frame by frame (nearest links) up to the frame before p1; if it never lifted off by more
-    than TIP_SLIDE_LIFT_PX along d0 (the striker stayed on the surface) and p1 is at most
+    frame by frame (nearest links) up to the frame before p1; if its extent along d0 stayed
+    within TIP_SLIDE_LIFT_PX of e0 (the striker stayed on the surface) and p1 is at most
     TIP_SLIDE_MAX_S later, p1 is the end of a scratch, not a new impact, unless the point
     sped up on its way to p1 along p1's direction (mean step over the transit's second half
     >= TIP_SLIDE_ACCEL x its first half, at least 4 steps seen: a new strike). A loop over the
@@ -863,7 +864,7 @@ def _drop_slide_ends(
         while slid and f < pk - 1:
             c = next_idx[f, d0, c]
             f += 1
-            slid = bool(np.isfinite(ext[f, d0, c]) and ext[f, d0, c] >= e0 - TIP_SLIDE_LIFT_PX)
+            slid = bool(abs(ext[f, d0, c] - e0) <= TIP_SLIDE_LIFT_PX)  # False for NaN
         if slid:
             # the transit along p1's own direction, followed back from p1 to p0
             d1, c = divmod(int(flat[pk - 2]), k)
