@@ -557,3 +557,15 @@ def test_tip_steady_glide_into_a_stop_is_no_impact():
     assert list(_tip_peaks([50.0] * len(glide), glide)["peaks"]) == []
     strike = [10.0, 10, 10, 11, 12, 14, 17, 21, 26, 32, 39, 39, 37, 34, 31, 28, 28, 28]
     assert list(_tip_peaks([50.0] * len(strike), strike)["peaks"]) == [10]
+
+
+def test_tip_slightly_short_step_into_the_stop_is_cut_by_the_contact():
+    """20 px per frame, then 16 px into frame 6 where the point stops and rebounds: a strike
+    does not slow down before the contact, so the shorter step was cut short by it (contact
+    in (5, 6)) and the speed before is the full steps' 600 px/s grown to the contact, not the
+    cut step's 480 px/s (as with the 0.7 fraction used before 2026-11-23 15:45)."""
+    ys = [10.0, 10, 10, 30, 50, 70, 86, 76, 68, 62, 58, 56, 56, 56]
+    found = _tip_peaks([50.0] * len(ys), ys)
+    assert list(found["peaks"]) == [6]
+    assert 5 / 30.0 < found["t_contact"][0] < 6 / 30.0
+    assert found["speed_before"][0] > 600.0
