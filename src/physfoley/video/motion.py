@@ -409,10 +409,10 @@ TIP_CANDIDATES = 4
 #: Radius of the closing that rejoins pieces of one blob (pixels at the working size).
 TIP_CLOSE_PX = 3
 #: The step into the stop frame counts as still approaching at >= this fraction of the step
-#: before (less 1 px); shorter, and the contact happened during it (strikes speed up into the contact, so
-#: a shorter step was cut short by it). 1.0 since 2026-11-23 15:45 (was 0.7: a step cut to
-#: 70-99 % was taken as a full one and the speed read off it; speed r on the SynthHits
-#: tuning and training sets 0.88 -> 0.90, detections unchanged).
+#: before (less 1 px); shorter, and the contact happened during it (strikes speed up into the
+#: contact, so a shorter step was cut short by it). 1.0 since 2026-11-23 15:45 (was 0.7: a
+#: step cut to 70-99 % was taken as a full one and the speed read off it; speed r on the
+#: SynthHits tuning and training sets 0.88 -> 0.90, detections unchanged).
 TIP_FULL_SPEED = 1.0
 #: A link between two frames' candidates may be at most this many pixels, plus the point's
 #: previous step, longer than the reverse link from its far end to that frame's nearest
@@ -427,8 +427,9 @@ TIP_LINK_SLACK = 3.0
 TIP_APPROACH_GROWTH = 1.25
 #: Largest ratio of the 2-D step into the stop frame to the step before it.
 TIP_MAX_ACCEL = 2.5
-#: A tap from rest: the point was still (a 2-D step of at most TIP_REST_2D_PX pixels into
-#: m-1: a striker resting at the picture's edge, cut by it, jitters sideways by a few pixels),
+#: A tap from rest: the point was still (a step of at most TIP_REST_PX pixels along the
+#: direction and TIP_REST_2D_PX in 2-D into m-1: a striker resting at the picture's edge, cut
+#: by it, jitters sideways by a few pixels),
 #: then moved at least TIP_REST_STEP long sides (15 px at 224 px) along the direction into m,
 #: stopped there and came back by more than TIP_REST_PX (or came back and left the picture)
 #: within two frames. Fast short strikes cover their whole descent within one frame at 30 fps
@@ -449,6 +450,8 @@ TIP_SLOWING = 0.95
 #: over the second half of the transit at least TIP_SLIDE_ACCEL x that over the first half:
 #: a new strike).
 TIP_SLIDE_LIFT_PX = 6.0
+TIP_SLIDE_MAX_S = 1.0
+TIP_SLIDE_ACCEL = 1.5
 #: A glide into the stop: over the last TIP_GLIDE_S seconds before the step into the stop,
 #: every step along the direction within TIP_GLIDE_BAND of their median (or 1 px) and the
 #: median > 0: the striker was carried at a steady speed (the end of a drag, a hand guiding
@@ -456,8 +459,6 @@ TIP_SLIDE_LIFT_PX = 6.0
 #: tuning sets (0.2 s, 35 %; 0.27 s or 25 % / 50 % slightly worse).
 TIP_GLIDE_S = 0.2
 TIP_GLIDE_BAND = 0.35
-TIP_SLIDE_MAX_S = 1.0
-TIP_SLIDE_ACCEL = 1.5
 
 
 def _background(frames: np.ndarray, samples: int = 60) -> np.ndarray:
@@ -698,9 +699,9 @@ def _tip_events(
         # than TIP_REST_PX, or it came back and then left the picture (no candidate at m+2)
         lifted = (e[..., 4] < e[..., 2] - TIP_REST_PX) | (np.isnan(e[..., 4]) & (de[..., 2] < 0))
         # ... or a short tap from rest: the point still (at most TIP_REST_PX along u and
-        # TIP_REST_2D_PX in 2-D),
-        # then one long step along u straight into the stop (the whole descent within one
-        # frame) and lifted again (a striker moved to a new resting place is no tap)
+        # TIP_REST_2D_PX in 2-D), then one long step along u straight into the stop (the whole
+        # descent within one frame) and lifted again (a striker moved to a new resting place is
+        # no tap)
         from_rest = (
             (np.abs(de[..., 0]) <= TIP_REST_PX)
             & (dist[..., 0] <= TIP_REST_2D_PX)
