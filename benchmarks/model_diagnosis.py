@@ -49,6 +49,7 @@ def main() -> None:
 
     from physfoley.data.datasets import PreparedData
     from physfoley.evaluation.classifier import load_eval_classifier, waves_to_spectrograms
+    from physfoley.evaluation.metrics import recognition_ratio_ci
     from physfoley.evaluation.runner import score_generated, summarize_runs
     from physfoley.pipeline import PHYSICS_FIELDS, ImpactPipeline, _resize_frames
 
@@ -108,10 +109,19 @@ def main() -> None:
     guidances = [float(g) for g in a.guidance.split(",")]
     seeds = [int(s) for s in a.seeds.split(",")]
     results: dict[str, list] = {}
+    correct: dict[str, list] = {}  # per-clip correctness of each run, for intervals by video
+    videos = data.column("video")[rows]
+    real_correct = None
 
     def run(name: str, gen: torch.Tensor, seed: int) -> None:
-        m = score_generated(clf, real_specs, labels, gen, seed=seed, real_outputs=real_out)
+        nonlocal real_correct
+        clip: dict = {}
+        m = score_generated(
+            clf, real_specs, labels, gen, seed=seed, real_outputs=real_out, per_clip=clip
+        )
         results.setdefault(name, []).append(m)
+        correct.setdefault(name, []).append(clip["generated_correct"])
+        real_correct = clip["real_correct"]
         print(
             f"{name:28s} seed {seed}: recog {100 * m['recognition_acc']:.1f} % "
             f"(ratio {m['recognition_ratio']:.2f}) FID {m['fid']:.1f} KL {m['kl']:.3f} "
@@ -154,13 +164,18 @@ def main() -> None:
                 print(f"  ({time.time() - t0:.1f} s)", flush=True)
 
     print(
-        "\n| physics | recognition % (ratio) | FID | KL | spec MSE | seeds |\n|---|---|---|---|---|---|"
+        "\n| physics | recognition % (ratio) | ratio, 95 % interval over videos | FID | KL "
+        "| spec MSE | seeds |\n|---|---|---|---|---|---|---|"
     )
+    intervals = {}
     for name, runs in results.items():
         s = summarize_runs(runs)
+        lo, hi = recognition_ratio_ci(np.stack(correct[name]), real_correct, videos)
+        intervals[name] = [lo, hi]
         print(
             f"| {name} | {100 * s['recognition_acc']['mean']:.1f} ± {100 * s['recognition_acc']['std']:.1f} "
-            f"({s['recognition_ratio']['mean']:.2f}) | {s['fid']['mean']:.1f} ± {s['fid']['std']:.1f} "
+            f"({s['recognition_ratio']['mean']:.2f}) | {lo:.2f}-{hi:.2f} "
+            f"| {s['fid']['mean']:.1f} ± {s['fid']['std']:.1f} "
             f"| {s['kl']['mean']:.3f} | {s['spec_mse']['mean']:.4f} | {len(runs)} |"
         )
     print(
@@ -169,7 +184,22 @@ def main() -> None:
     )
     if a.json_out:
         Path(a.json_out).write_text(
-            json.dumps({"right_material": right, "runs": results}, indent=1)
+            json.dumps(
+                {
+                    "right_material": right,
+                    "runs": results,
+                    "ratio_ci95_by_video": intervals,
+                    "per_clip": {
+                        "rows": rows.tolist(),
+                        "videos": videos.tolist(),
+                        "real_correct": real_correct.astype(int).tolist(),
+                        "generated_correct": {
+                            k: np.stack(v).astype(int).tolist() for k, v in correct.items()
+                        },
+                    },
+                },
+                indent=1,
+            )
         )
 
 

@@ -267,6 +267,10 @@ def test_cli_train_classifier_then_eval_generated(prepared, tmp_path, capsys):
     assert m["kl"]["values"][0] == pytest.approx(0.0, abs=1e-9) and m["kl"]["values"][1] > 1.0
     assert m["recognition_acc"]["values"][1] < 0.5 * m["recognition_acc"]["values"][0]
     assert rep["n_clips"] == 16 and rep["seeds"] == [0, 1]
+    # the ratio's interval resamples videos and brackets the ratio of the pooled seeds
+    low, high = rep["settings"]["recognition_ratio_ci95"]
+    assert low - 1e-9 <= m["recognition_ratio"]["mean"] <= high + 1e-9
+    assert "95 % interval over videos" in (out / "report.md").read_text()
     assert (out / "report.md").read_text().count("| gen |") == 2
     assert main(["eval", "--generated", str(gen), "--data", str(prepared), "--classifier", str(clf_dir),
                  "--out", str(out)]) == 2  # fmt: skip

@@ -234,3 +234,40 @@ def test_onsets_on_real_greatest_hits_soundtracks(gh_demo_dir):
     assert good["num_soundtracks"] == 18
     assert good["onset_acc"] >= 0.95 and good["onset_ap"] >= 0.95
     assert bad["onset_acc"] <= 0.1 and bad["onset_ap"] < good["onset_ap"] - 0.3
+
+
+def _clustered(num_videos: int, clips: int, p_gen: np.ndarray, p_real: float, seed: int):
+    """Per-clip correctness where each video is all right or all wrong (clips share an object)."""
+    rng = np.random.default_rng(seed)
+    groups = np.repeat(np.arange(num_videos), clips)
+    real = np.repeat(rng.random(num_videos) < p_real, clips)
+    gen = np.repeat(rng.random(num_videos) < p_gen, clips)
+    return gen, real, groups
+
+
+def test_recognition_ratio_ci_brackets_and_widens_with_fewer_videos():
+    gen, real, groups = _clustered(200, 7, np.full(200, 0.4), 0.5, seed=1)
+    low, high = M.recognition_ratio_ci(gen, real, groups)
+    point = gen.mean() / real.mean()
+    assert low < point < high
+    # The same clips, treated as independent (one clip per "video"), give a narrower interval:
+    # clustering is what the bootstrap accounts for.
+    low_i, high_i = M.recognition_ratio_ci(gen, real, np.arange(gen.size))
+    assert (high - low) > 1.8 * (high_i - low_i)
+    # Fewer videos, wider interval.
+    g30, r30, grp30 = _clustered(30, 7, np.full(30, 0.4), 0.5, seed=2)
+    low30, high30 = M.recognition_ratio_ci(g30, r30, grp30)
+    assert (high30 - low30) > 1.5 * (high - low)
+
+
+def test_recognition_ratio_ci_degenerate_and_runs_averaged():
+    real = np.array([1, 1, 0, 1, 0, 1], bool)
+    groups = np.array([0, 0, 1, 1, 2, 2])
+    assert M.recognition_ratio_ci(real, real, groups) == pytest.approx((1.0, 1.0))
+    # K runs are averaged per clip: one all-right and one all-wrong run = half the real rate
+    runs = np.stack([real, np.zeros_like(real)])
+    assert M.recognition_ratio_ci(runs, real, groups) == pytest.approx((0.5, 0.5))
+    with pytest.raises(InputError, match="one length N"):
+        M.recognition_ratio_ci(real[:5], real, groups)
+    with pytest.raises(InputError, match="level"):
+        M.recognition_ratio_ci(real, real, groups, level=1.0)

@@ -395,6 +395,9 @@ def run_eval(args: argparse.Namespace) -> int:
 
     from physfoley.data.datasets import PreparedData
     from physfoley.evaluation.classifier import load_eval_classifier, waves_to_spectrograms
+    from physfoley.evaluation.metrics import (
+        recognition_ratio_ci,
+    )
     from physfoley.evaluation.report import REPORT_JSON, build_report, write_report
     from physfoley.evaluation.runner import (
         generate_clip_spectrograms,
@@ -484,6 +487,7 @@ def run_eval(args: argparse.Namespace) -> int:
     labels = data.column("material_id")[rows]
     real_specs = waves_to_spectrograms(data.arrays["waves"][rows], audio)
     real_out = clf.features(real_specs, device=args.device)
+    per_clip = [{} for _ in runs]
     scored = [
         score_generated(
             clf,
@@ -494,9 +498,23 @@ def run_eval(args: argparse.Namespace) -> int:
             kid_subset_size=args.kid_subset_size,
             seed=seed,
             real_outputs=real_out,
+            per_clip=clip_out,
         )
-        for seed, specs in zip(seeds, runs, strict=True)
+        for seed, specs, clip_out in zip(seeds, runs, per_clip, strict=True)
     ]
+    # Clips of one video share its object: the ratio's interval resamples whole videos.
+    videos = data.column("video")[rows]
+    low, high = recognition_ratio_ci(
+        np.stack([c["generated_correct"] for c in per_clip]),
+        per_clip[0]["real_correct"],
+        videos,
+        seed=args.seed,
+    )
+    settings["recognition_ratio_ci95"] = [round(low, 4), round(high, 4)]
+    settings["recognition_ratio_ci"] = (
+        f"95 % cluster bootstrap over {np.unique(videos).size} videos (2000 resamples; "
+        "per-clip correctness averaged over the seeds)"
+    )
     name = args.name or (source.stem if args.generated else source.name)
     report = build_report(
         summarize_runs(scored), name=name, n_clips=int(rows.size), seeds=seeds, settings=settings
@@ -515,7 +533,9 @@ def run_eval(args: argparse.Namespace) -> int:
         report,
         f"wrote {out}/report.json and report.md: FID {m['fid']['mean']:.2f}, "
         f"KL {m['kl']['mean']:.3f}, recognition {100 * m['recognition_acc']['mean']:.1f} % "
-        f"(real clips {100 * m['real_recognition_acc']['mean']:.1f} %), n = {rows.size}",
+        f"(real clips {100 * m['real_recognition_acc']['mean']:.1f} %; ratio "
+        f"{m['recognition_ratio']['mean']:.3f}, 95 % interval over videos {low:.3f}-{high:.3f}), "
+        f"n = {rows.size}",
     )
     return 0
 

@@ -108,7 +108,13 @@ def report_markdown(report: dict[str, Any]) -> str:
             "",
             f"Recognition accuracy on the ground-truth clips: "
             f"{_cell(m['real_recognition_acc'], '.2f', 100.0)} %; generated / real: "
-            f"{_cell(m.get('recognition_ratio'), '.3f')}.",
+            f"{_cell(m.get('recognition_ratio'), '.3f')}"
+            + (
+                f" (95 % interval over videos {s['recognition_ratio_ci95'][0]:.3f}"
+                f" to {s['recognition_ratio_ci95'][1]:.3f})."
+                if "recognition_ratio_ci95" in s
+                else "."
+            ),
             "",
         ]
     return "\n".join(lines)

@@ -44,6 +44,7 @@ def score_generated(
     kid_subset_size: int = 1000,
     seed: int = 0,
     real_outputs: dict[str, np.ndarray] | None = None,
+    per_clip: dict[str, np.ndarray] | None = None,
 ) -> dict[str, float]:
     """All clip-level metrics of one generated set.
 
@@ -51,6 +52,8 @@ def score_generated(
     labels : [N] material ids of those clips.
     generated_specs : [N, F, T], row i generated for test clip i.
     real_outputs : `classifier.features(real_specs)` when already computed (several runs).
+    per_clip : if a dict is given, it receives "generated_correct" and "real_correct" ([N] bool,
+        the classifier's arg-max equals the label), for confidence intervals.
 
     Returns the `CLIP_METRICS` dict (accuracies as fractions; recognition_ratio = generated
     accuracy / real accuracy, the ratio issue 5 asks to be >= 0.9).
@@ -74,6 +77,9 @@ def score_generated(
     )
     real_acc = metrics.recognition_accuracy(real["probs"], labels)
     gen_acc = metrics.recognition_accuracy(gen["probs"], labels)
+    if per_clip is not None:
+        per_clip["generated_correct"] = np.asarray(gen["probs"]).argmax(axis=1) == labels
+        per_clip["real_correct"] = np.asarray(real["probs"]).argmax(axis=1) == labels
     return {
         "fid": metrics.frechet_distance(real["embedding"], gen["embedding"]),
         "kid_mean": kid_mean,
