@@ -569,3 +569,16 @@ def test_tip_slightly_short_step_into_the_stop_is_cut_by_the_contact():
     assert list(found["peaks"]) == [6]
     assert 5 / 30.0 < found["t_contact"][0] < 6 / 30.0
     assert found["speed_before"][0] > 600.0
+
+
+def test_tip_sideways_stop_must_come_back_but_a_downward_one_may_rest():
+    """A point speeding up to the right, stopping dead and staying there is a hand pausing in
+    mid-air (nothing holds a sideways-moving striker where it stopped): no impact
+    (TIP_REST_DOWN). The same sideways stop followed by a rebound is a strike; the same
+    approach straight down that stays is a striker resting on the surface it hit."""
+    run = [10.0, 10, 10, 11, 12, 14, 17, 21, 26, 32, 39]
+    stays = [39.0] * 7
+    rebound = [37.0, 34, 31, 28, 28, 28, 28]
+    assert list(_tip_peaks(run + stays, [50.0] * 18)["peaks"]) == []
+    assert list(_tip_peaks(run + rebound, [50.0] * 18)["peaks"]) == [10]
+    assert list(_tip_peaks([50.0] * 18, run + stays)["peaks"]) == [10]
