@@ -137,6 +137,46 @@ def eval_gh(root: Path, tol: int = 2, max_shift: int = 4, **kw) -> dict:
     }
 
 
+def gh_agreement(root: Path, agree: int = 2) -> dict:
+    """Where the two detectors agree: offsets of their detections to the nearest annotation.
+
+    A flow detection with a tip detection within `agree` frames is taken as a visible contact
+    found by two independent principles (region deceleration, leading-point stop); the offsets
+    (detected minus annotated frame) of such pairs show whether the annotations (recovered from
+    the soundtrack) lead what the picture shows. Diagnostic only.
+    """
+    meta = json.loads((root / "impact_times.json").read_text())
+    pairs = []
+    for name, info in sorted(meta.items()):
+        video = read_video(root / name)
+        f = np.array([e.frame for e in detect_impacts(video, method="flow")], dtype=int)
+        t = np.array([e.frame for e in detect_impacts(video, method="tip")], dtype=int)
+        truth = np.array(
+            [int(np.argmin(np.abs(video.times_s - x))) for x in info["impact_times_s"]], dtype=int
+        )
+        for x in f:
+            if len(t) and np.min(np.abs(t - x)) <= agree:
+                y = int(t[np.argmin(np.abs(t - x))])
+                pairs.append(
+                    {
+                        "clip": name,
+                        "flow": int(x),
+                        "tip": y,
+                        "flow_offset": int(x - truth[np.argmin(np.abs(truth - x))]),
+                        "tip_offset": int(y - truth[np.argmin(np.abs(truth - y))]),
+                    }
+                )
+    offs = [p["tip_offset"] for p in pairs]
+    return {
+        "agreed_detections": len(pairs),
+        "tip_offset_median": float(np.median(offs)) if offs else None,
+        "tip_offset_histogram": {
+            int(k): int(v) for k, v in zip(*np.unique(offs, return_counts=True), strict=True)
+        },
+        "pairs": pairs,
+    }
+
+
 def eval_synth(root: Path, tol: int = 1, max_videos: int | None = None, **kw) -> dict:
     files = sorted(root.glob("*_physics.json"))[:max_videos]
     tp = n_pred = n_true = 0
@@ -213,6 +253,11 @@ def main() -> None:
     ap.add_argument("--method", choices=("flow", "tip"), default="flow", help="detector")
     ap.add_argument("--gh-tol", type=int, default=2, help="frames (default 2)")
     ap.add_argument("--synth-tol", type=int, default=1, help="frames (default 1)")
+    ap.add_argument(
+        "--gh-agreement",
+        action="store_true",
+        help="with --gh: offsets to the annotations of detections both detectors agree on",
+    )
     args = ap.parse_args()
     kw = {"method": args.method}
     if args.threshold is not None:
@@ -221,6 +266,8 @@ def main() -> None:
         res = eval_gh(args.gh, tol=args.gh_tol, **kw)
         key = f"greatest_hits_demo(+-{args.gh_tol} frames, {args.method})"
         print(json.dumps({key: res}, indent=1))
+        if args.gh_agreement:
+            print(json.dumps({"greatest_hits_demo_agreement": gh_agreement(args.gh)}, indent=1))
     if args.synth:
         res = eval_synth(args.synth, tol=args.synth_tol, max_videos=args.max_videos, **kw)
         print(json.dumps({f"synthhits(+-{args.synth_tol} frames, {args.method})": res}, indent=1))
