@@ -177,8 +177,11 @@ def gh_agreement(root: Path, agree: int = 2) -> dict:
     }
 
 
-def eval_synth(root: Path, tol: int = 1, max_videos: int | None = None, **kw) -> dict:
-    files = sorted(root.glob("*_physics.json"))[:max_videos]
+def eval_synth(
+    root: Path, tol: int = 1, max_videos: int | None = None, skip_videos: int = 0, **kw
+) -> dict:
+    files = sorted(root.glob("*_physics.json"))[skip_videos:]
+    files = files[:max_videos]
     tp = n_pred = n_true = 0
     sp_true: list[float] = []
     sp_est: list[float] = []
@@ -249,6 +252,7 @@ def main() -> None:
     ap.add_argument("--gh", type=Path, help="folder with impact_times.json and the clips")
     ap.add_argument("--synth", type=Path, help="SynthHits folder (NAME_physics.json files)")
     ap.add_argument("--max-videos", type=int, default=None)
+    ap.add_argument("--skip-videos", type=int, default=0, help="--synth: skip the first N videos")
     ap.add_argument("--threshold", type=float, default=None)
     ap.add_argument("--method", choices=("flow", "tip"), default="flow", help="detector")
     ap.add_argument("--gh-tol", type=int, default=2, help="frames (default 2)")
@@ -269,7 +273,13 @@ def main() -> None:
         if args.gh_agreement:
             print(json.dumps({"greatest_hits_demo_agreement": gh_agreement(args.gh)}, indent=1))
     if args.synth:
-        res = eval_synth(args.synth, tol=args.synth_tol, max_videos=args.max_videos, **kw)
+        res = eval_synth(
+            args.synth,
+            tol=args.synth_tol,
+            max_videos=args.max_videos,
+            skip_videos=args.skip_videos,
+            **kw,
+        )
         print(json.dumps({f"synthhits(+-{args.synth_tol} frames, {args.method})": res}, indent=1))
     if not (args.gh or args.synth):
         ap.error("give --gh and/or --synth")
