@@ -63,13 +63,16 @@ def main() -> None:
     materials = np.asarray(data.materials)
 
     # visual latents of the evaluated clips
-    nus = []
+    nus, keys_q = [], []
     for s in range(0, rows.size, a.batch_size):
         w = np.asarray(data.arrays["frames"][rows[s : s + a.batch_size]])
         if w.shape[-2] != pipe.image_size:
             w = _resize_frames(w, pipe.image_size)
-        nus.append(pipe.encode_windows(w).float())
+        nu_b, key_b = pipe.encode_windows_and_keys(w)
+        nus.append(nu_b.float())
+        keys_q.append(key_b.float())
     nu = torch.cat(nus)
+    key_q = torch.cat(keys_q)  # the bank search key (nu unless the model asks for TTA)
 
     # bank rows = the training split of --train-data, in order (build_physics_bank)
     bank = pipe.bank
@@ -79,14 +82,14 @@ def main() -> None:
             f"bank has {len(bank)} clips, {a.train_data} train split {len(train_rows)}"
         )
     bank_mat = np.asarray(bank.materials)
-    found = bank.lookup(nu.cpu().numpy(), k=1)
+    found = bank.lookup(key_q.cpu().numpy(), k=1)
     nn_idx = found.indices[:, 0]
     right = float((bank_mat[nn_idx] == materials[labels]).mean())
     print(f"retrieval lends the right material for {100 * right:.1f} % of {rows.size} clips")
 
     # same-material nearest neighbour: brute force over the bank keys of that material
     keys = torch.from_numpy(np.asarray(bank.keys, np.float32))
-    d2 = torch.cdist(nu.cpu(), keys)  # [N, bank]
+    d2 = torch.cdist(key_q.cpu(), keys)  # [N, bank]
     same = torch.from_numpy(bank_mat[None, :] == materials[labels][:, None])
     same_idx = torch.where(same, d2, torch.full_like(d2, float("inf"))).argmin(1).numpy()
 

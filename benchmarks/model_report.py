@@ -74,10 +74,10 @@ def main() -> None:
     real = log_spectrogram(arr("waves", test), audio)
     with torch.no_grad():
         frames = torch.from_numpy(np.ascontiguousarray(data.arrays["frames"][test]))
-        nu = model.visual_latent(frames)
+        nu, key = model.latent_and_key(frames)
         own_mu = model.physics_latent({k: arr(k, test) for k in KEYS})
         bank = PhysicsBank.load(model_dir)
-        found = bank.lookup(nu.numpy(), k=1)
+        found = bank.lookup(key.numpy(), k=1)
         ret_mu = model.physics_latent(
             {k: torch.from_numpy(np.asarray(found.values[k], np.float32)) for k in KEYS}
         )

@@ -173,6 +173,31 @@ def test_small_model_crops_its_window_and_old_configs_do_not():
         build_model(model_config("small", {"visual": {"crop": "middle"}})).visual_frames(windows)
 
 
+def test_retrieval_key_is_nu_or_its_mean_with_the_mirrored_window():
+    torch.manual_seed(0)
+    windows = _striker_windows([(80, 40), (30, 70)])
+    plain = build_model(_tiny_cfg()).eval()
+    assert plain.cfg.visual.retrieval_tta == "none"  # configs saved before the option existed
+    with torch.no_grad():
+        nu, key = plain.latent_and_key(windows)
+        assert torch.equal(nu, plain.visual_latent(windows)) and torch.equal(key, nu)
+    flip = build_model(model_config(_tiny_cfg(), {"visual": {"retrieval_tta": "flip"}})).eval()
+    flip.load_state_dict(plain.state_dict())
+    with torch.no_grad():
+        nu_f, key_f = flip.latent_and_key(windows)
+    assert torch.equal(nu_f, nu)  # the denoiser's condition does not change
+    assert not torch.allclose(key_f, nu, atol=1e-4)
+    # the key averages nu with the encoder's latent of the mirrored crop (the training flip)
+    seen = flip.visual_frames(windows)
+    idx = segment_indices(seen.shape[1], flip.cfg.visual.num_segments)
+    with torch.no_grad():
+        want = 0.5 * (nu + flip.visual.latent(seen[:, idx].flip(3)))
+    torch.testing.assert_close(key_f, want)
+    bad = build_model(model_config(_tiny_cfg(), {"visual": {"retrieval_tta": "rotate"}}))
+    with pytest.raises(InputError, match="retrieval_tta"):
+        bad.retrieval_key(windows)
+
+
 def test_temporal_shift_moves_channel_folds_between_frames():
     x = torch.arange(2 * 3 * 8, dtype=torch.float32).view(2 * 3, 8, 1, 1)  # B=2, T=3, C=8
     y = temporal_shift(x, 3, 4).view(2, 3, 8)

@@ -254,6 +254,15 @@ def test_build_physics_bank_from_a_prepared_training_split(tmp_path):
     np.testing.assert_allclose(bank.keys, nu.numpy(), rtol=1e-4, atol=1e-5)
     _, dist = bank.search(nu.numpy())  # each training clip finds itself (or an identical twin)
     np.testing.assert_allclose(dist[:, 0], 0.0, atol=1e-3)
+    # with test-time augmentation the keys are the model's retrieval keys, not nu
+    flip = factory.build_model(
+        factory.model_config(model.cfg, {"visual": {"retrieval_tta": "flip"}})
+    ).eval()
+    flip.load_state_dict(model.state_dict())
+    bank_f = build_physics_bank(flip, prepared, batch_size=2)
+    with torch.no_grad():
+        key = flip.retrieval_key(torch.from_numpy(np.asarray(data.arrays["frames"][rows])))
+    np.testing.assert_allclose(bank_f.keys, key.numpy(), rtol=1e-4, atol=1e-5)
 
 
 def test_decode_video_downscales_large_videos_keeping_aspect(tmp_path):

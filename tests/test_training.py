@@ -135,6 +135,33 @@ def test_exact_resume_for_every_stage(tmp_path, prepared):
         apply_residual_run(tmp_path / "a" / "visual", other)
 
 
+def test_diffusion_stage_checks_the_visual_encoder_but_not_inference_only_fields(
+    tmp_path, prepared
+):
+    """A retrieval-key option (visual.retrieval_tta) may differ from the visual run's config;
+    an architecture field may not."""
+    from physfoley.training.visual import load_visual_run
+
+    data = tmp_path / "data"
+    shutil.copytree(prepared, data)
+    _train("residual", _cfg(tmp_path, "residual", max_steps=1), data, tmp_path / "run" / "residual")
+    _train("visual", _cfg(tmp_path, "visual"), data, tmp_path / "run" / "visual")
+    model = {**TINY_MODEL, "visual": {**TINY_MODEL["visual"], "retrieval_tta": "flip"}}
+    cfg = _cfg(tmp_path, "diffusion", model=model, build_bank=False, max_steps=2)
+    _train("diffusion", cfg, data, tmp_path / "run" / "diffusion")
+    from physfoley.models.factory import read_model_config
+
+    saved, _ = read_model_config(tmp_path / "run" / "diffusion" / "model")
+    assert saved.visual.retrieval_tta == "flip"
+    from physfoley.models.factory import model_config
+
+    wider = model_config(
+        "small", {**TINY_MODEL, "visual": {**TINY_MODEL["visual"], "stem_width": 16}}
+    )
+    with pytest.raises(InputError, match="was trained with"):
+        load_visual_run(tmp_path / "run" / "visual", wider)
+
+
 def test_cli_errors(tmp_path, prepared, capsys):
     bad = tmp_path / "bad.yaml"
     bad.write_text("stage: visual\nbatch_sise: 4\n")

@@ -203,6 +203,14 @@ class ImpactPipeline:
         return self.model.visual_latent(frames)
 
     @torch.no_grad()
+    def encode_windows_and_keys(self, windows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """windows: uint8 [B, 22, S, S, 3] RGB -> (nu Tensor[B, D] that conditions the denoiser,
+        the PhysicsBank search key Tensor[B, D]; the same tensor unless the model's config asks
+        for test-time augmentation, `visual.retrieval_tta`)."""
+        frames = torch.from_numpy(np.ascontiguousarray(windows)).to(self.device)
+        return self.model.latent_and_key(frames)
+
+    @torch.no_grad()
     def physics_latent(self, physics: dict[str, np.ndarray]) -> torch.Tensor:
         """Physics inputs (name -> [B, K] / [B, M]) -> physics latent mu: Tensor[B, 256]."""
         tensors = {
@@ -313,8 +321,8 @@ class ImpactPipeline:
             # each time, onset - 11 ... onset + 10, edge frames repeated.
             onset, idx, _ = onset_windows(frames.times_s, times_s, self.frames_per_window)
             windows = _resize_frames(frames.frames[idx], self.image_size)
-            nu = self.encode_windows(windows)
-            found = self.bank.lookup(nu.float().cpu().numpy(), k=1)
+            nu, key = self.encode_windows_and_keys(windows)
+            found = self.bank.lookup(key.float().cpu().numpy(), k=1)
             physics = {k: v for k, v in found.values.items() if k in PHYSICS_FIELDS}
             mu = self.physics_latent(physics)
             spec, name, num_steps = self.sample_spectrograms(
@@ -378,7 +386,8 @@ def build_physics_bank(
     keys = []
     for start in range(0, rows.size, batch_size):
         batch = np.ascontiguousarray(frames[rows[start : start + batch_size]])
-        keys.append(model.visual_latent(torch.from_numpy(batch).to(device)).float().cpu().numpy())
+        key = model.retrieval_key(torch.from_numpy(batch).to(device))
+        keys.append(key.float().cpu().numpy())
     values: dict[str, Any] = {
         k: np.asarray(data.arrays[k][rows], dtype=np.float32)
         for k in PHYSICS_FIELDS

@@ -138,8 +138,8 @@ def generate_clip_spectrograms(
         batch = np.asarray(windows[rows[start : start + batch_size]])
         if batch.shape[-2] != pipeline.image_size:
             batch = _resize_frames(batch, pipeline.image_size)
-        nu = pipeline.encode_windows(batch)
-        found = pipeline.bank.lookup(nu.float().cpu().numpy(), k=1)
+        nu, key = pipeline.encode_windows_and_keys(batch)
+        found = pipeline.bank.lookup(key.float().cpu().numpy(), k=1)
         physics = {k: v for k, v in found.values.items() if k in PHYSICS_FIELDS}
         mu = pipeline.physics_latent(physics)
         spec, _, _ = pipeline.sample_spectrograms(

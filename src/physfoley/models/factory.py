@@ -72,6 +72,10 @@ class VisualConfig:
     crop: str = "none"
     crop_size: float = 0.5
     crop_offset: float = 0.1
+    # Retrieval key (`ImpactDiffusionModel.retrieval_key`): "none" = nu itself; "flip" = the mean
+    # of nu and the latent of the mirrored window (test-time augmentation with the flip the
+    # encoder was trained with). Only the bank search uses it; the denoiser is conditioned on nu.
+    retrieval_tta: str = "none"
 
 
 @dataclass(frozen=True)
@@ -210,6 +214,25 @@ class ImpactDiffusionModel(nn.Module):
     def physics_latent(self, physics: dict[str, Tensor]) -> Tensor:
         """Raw physics parameters (PHYSICS_KEYS, [B, K] / [B, M]) -> mu Tensor[B, latent_dim]."""
         return self.physics(physics)
+
+    def latent_and_key(self, frames: Tensor) -> tuple[Tensor, Tensor]:
+        """frames: Tensor[B, W, H, W', 3] uint8 window -> (nu Tensor[B, D], retrieval key
+        Tensor[B, D]). The key is nu unless `cfg.visual.retrieval_tta == "flip"`: then the mean
+        of nu and the latent of the horizontally mirrored window (one more encoder pass)."""
+        frames = self.visual_frames(frames)
+        idx = segment_indices(frames.shape[1], self.cfg.visual.num_segments).to(frames.device)
+        x = frames.index_select(1, idx)
+        nu = self.visual.latent(x)
+        tta = self.cfg.visual.retrieval_tta
+        if tta == "none":
+            return nu, nu
+        if tta == "flip":  # x: [B, S, h, w, 3]; axis 3 is the width, as in training's flip
+            return nu, 0.5 * (nu + self.visual.latent(x.flip(3)))
+        raise InputError(f"unknown visual.retrieval_tta {tta!r}; choose 'none' or 'flip'")
+
+    def retrieval_key(self, frames: Tensor) -> Tensor:
+        """frames: Tensor[B, W, H, W', 3] uint8 -> the PhysicsBank key Tensor[B, D]."""
+        return self.latent_and_key(frames)[1]
 
     # Names the pipeline uses.
     encode_visual = visual_latent
