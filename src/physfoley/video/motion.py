@@ -66,6 +66,12 @@ DEFAULT_WORK_SIZE = 160
 #: for the flow detector it also raised the F1 of the SynthHits tuning sets (seeds 7 and 3).
 FLOW_STOP_FRACTION = 0.3
 
+#: Per-frame arrays of the flow detector's region at the score peak (see `_motion_chunk`).
+FLOW_KEYS = (
+    "score", "speed_in", "speed_out", "x", "y", "d_last", "d_prev", "stop_ratio", "holds",
+    "room_ahead",
+)  # fmt: skip
+
 #: Default minimum separation of two impacts of one striker (seconds).
 DEFAULT_MIN_SEPARATION_S = 0.2
 
@@ -246,7 +252,7 @@ def _motion_chunk(
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     r = max(1, round(2 * sigma))
     border = max(2, round(2 * sigma))
-    keys = ("score", "speed_in", "speed_out", "x", "y", "d_last", "d_prev", "stop_ratio", "holds")
+    keys = FLOW_KEYS
     out = {k: np.zeros(m, np.float32) for k in keys}
     out["holds"][:] = np.nan  # unknown without two intervals after the stop: not confirmed
     ksize = (0, 0)
@@ -303,6 +309,18 @@ def _motion_chunk(
             if ahead.size:
                 v_next = ahead.reshape(-1, 2).mean(0) / dt[i + 2]
                 out["holds"][i] = float(v_next @ vi) / nvi**2
+        # room ahead: distance from the stopped region, along its way in, to the zeroed band at
+        # the picture's edge, less the region's radius and one more step at its speed. A
+        # region that would reach the band with one more step may have left the picture
+        # rather than stopped: flow then sees background where it went (the hand or stick
+        # leaving at the top at a back-swing), which looks like a sudden stop
+        ux, uy = vi / nvi
+        cx_t, cy_t = px + float(raw[i, py, px, 0]), py + float(raw[i, py, px, 1])
+        room = min(
+            (w - 1 - cx_t) / ux if ux > 1e-6 else (cx_t / -ux if ux < -1e-6 else np.inf),
+            (h - 1 - cy_t) / uy if uy > 1e-6 else (cy_t / -uy if uy < -1e-6 else np.inf),
+        )
+        out["room_ahead"][i] = room - border - r - nvi * dt[i]
         # striker speed: deceleration-weighted mean over a patch around the peak
         out["speed_in"][i] = float((wgt * speed[y0:y1, x0:x1]).sum() / wgt.sum())
         out["speed_out"][i] = float((wgt * so).sum() / wgt.sum())
@@ -352,7 +370,7 @@ def motion_track(
         track.x, track.y = track.x * scale, track.y * scale
         return track, per
     sigma = max(work.shape[1:]) / 56.0
-    keys = ("score", "speed_in", "speed_out", "x", "y", "d_last", "d_prev", "stop_ratio", "holds")
+    keys = FLOW_KEYS
     per = {k: np.zeros(t, np.float32) for k in keys}
     per["holds"][:] = np.nan
     # chunks overlap by three frames so every frame t in 1..T-3 has its in flow, its out flow
@@ -1037,6 +1055,8 @@ def detect_impacts(
         score = np.where(per["stop_ratio"] <= FLOW_STOP_FRACTION, track.score, 0.0)
         # ... and stays stopped: a region that moves on along its way in is no impact
         score = np.where(per["holds"] <= FLOW_STOP_FRACTION, score, 0.0)
+        # ... and stopped inside the picture: one more step would not have carried it out
+        score = np.where(per["room_ahead"] >= 0.0, score, 0.0)
         peaks = _pick_peaks(score, times, bar, min_separation_s)
         # sub-frame timing: fraction of the last interval the striker still moved
         d_last = per["d_last"][peaks]
