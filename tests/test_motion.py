@@ -285,10 +285,11 @@ def gh_scores(gh_demo_dir):
 
 
 def test_gh_demo_regression_floor(gh_scores):
-    """Measured F1 (+-2 frames) is 0.47 (docs/results/detection.md; 0.41 before the region stop
-    test and the confirmation rule); guard against regressions."""
+    """Measured F1 (+-2 frames) is 0.495 (docs/results/detection.md; 0.47 before the room-ahead
+    rule, 0.41 before the region stop test and the confirmation rule); guard against
+    regressions, with some room for platform differences in the optical flow."""
     assert gh_scores["impacts"] == 54
-    assert gh_scores["f1"] >= 0.42
+    assert gh_scores["f1"] >= 0.45
 
 
 @pytest.mark.xfail(
