@@ -19,7 +19,9 @@ How it works (details and failure modes in docs/detection.md):
    any resolution and frame rate. A frame counts only if the region around the peak stopped
    as a whole: its mean velocity on the way out keeps at most FLOW_STOP_FRACTION of the
    speed on the way in (a gradual stop or a turn keeps more), and two intervals later it has
-   not moved on along the way in by more than that fraction (a pause in mid-motion). Impacts
+   not moved on along the way in by more than that fraction (a pause in mid-motion), and
+   one more step at its speed would not have carried it out of the picture (a region leaving
+   the picture looks like a stop: where it went, the flow sees background). Impacts
    are local maxima of the score above `threshold`, at least `min_separation_s` apart.
 6. Sub-frame timing: the striker covered |d_in| pixels in its last interval before it was seen
    stopped, and |d_prev| in the interval before; at constant speed it touched at the fraction
