@@ -84,7 +84,8 @@ def main() -> None:
     bank_mat = np.asarray(bank.materials)
     found = bank.lookup(key_q.cpu().numpy(), k=1)
     nn_idx = found.indices[:, 0]
-    right = float((bank_mat[nn_idx] == materials[labels]).mean())
+    right_clip = bank_mat[nn_idx] == materials[labels]  # [N] the neighbour has the clip's material
+    right = float(right_clip.mean())
     print(f"retrieval lends the right material for {100 * right:.1f} % of {rows.size} clips")
 
     # same-material nearest neighbour: brute force over the bank keys of that material
@@ -181,6 +182,18 @@ def main() -> None:
             f"| {s['fid']['mean']:.1f} ± {s['fid']['std']:.1f} "
             f"| {s['kl']['mean']:.3f} | {s['spec_mse']['mean']:.4f} | {len(runs)} |"
         )
+    # Where the ratio is lost: each run split by whether retrieval lent the right material.
+    print("\n| physics | neighbour's material | clips | generated recognised | real | ratio |")
+    print("|---|---|---|---|---|---|")
+    for name in results:
+        gen = np.stack(correct[name]).astype(np.float64).mean(axis=0)
+        for what, sel in (("right", right_clip), ("wrong", ~right_clip)):
+            n_real = float(real_correct[sel].sum())
+            ratio = f"{gen[sel].sum() / n_real:.2f}" if n_real else "-"
+            print(
+                f"| {name} | {what} | {int(sel.sum())} | {100 * gen[sel].mean():.1f} % "
+                f"| {100 * real_correct[sel].mean():.1f} % | {ratio} |"
+            )
     print(
         f"\nretrieval right material: {100 * right:.1f} %; real clips recognised: "
         f"{100 * results[next(iter(results))][0]['real_recognition_acc']:.1f} %"
@@ -196,6 +209,7 @@ def main() -> None:
                         "rows": rows.tolist(),
                         "videos": videos.tolist(),
                         "real_correct": real_correct.astype(int).tolist(),
+                        "retrieved_right_material": right_clip.astype(int).tolist(),
                         "generated_correct": {
                             k: np.stack(v).astype(int).tolist() for k, v in correct.items()
                         },
