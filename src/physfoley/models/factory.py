@@ -207,9 +207,13 @@ class ImpactDiffusionModel(nn.Module):
         The window is cropped first (`visual_frames`); the encoder then sees the centre frame
         of each of `cfg.visual.num_segments` equal segments.
         """
+        return self.visual.latent(self._encoder_input(frames))
+
+    def _encoder_input(self, frames: Tensor) -> Tensor:
+        """Tensor[B, W, H, W', 3] window -> the cropped segment frames Tensor[B, S, h, w, 3]."""
         frames = self.visual_frames(frames)
         idx = segment_indices(frames.shape[1], self.cfg.visual.num_segments).to(frames.device)
-        return self.visual.latent(frames.index_select(1, idx))
+        return frames.index_select(1, idx)
 
     def physics_latent(self, physics: dict[str, Tensor]) -> Tensor:
         """Raw physics parameters (PHYSICS_KEYS, [B, K] / [B, M]) -> mu Tensor[B, latent_dim]."""
@@ -219,9 +223,7 @@ class ImpactDiffusionModel(nn.Module):
         """frames: Tensor[B, W, H, W', 3] uint8 window -> (nu Tensor[B, D], retrieval key
         Tensor[B, D]). The key is nu unless `cfg.visual.retrieval_tta == "flip"`: then the mean
         of nu and the latent of the horizontally mirrored window (one more encoder pass)."""
-        frames = self.visual_frames(frames)
-        idx = segment_indices(frames.shape[1], self.cfg.visual.num_segments).to(frames.device)
-        x = frames.index_select(1, idx)
+        x = self._encoder_input(frames)
         nu = self.visual.latent(x)
         tta = self.cfg.visual.retrieval_tta
         if tta == "none":

@@ -189,19 +189,14 @@ def load_visual_run(run_dir: str | os.PathLike, model_cfg) -> dict[str, torch.Te
             f"{run} holds no finished visual stage ({INFO}, {WEIGHTS}); run `physfoley train visual` first"
         )
     info = json.loads(info_path.read_text())
+
     # Fields that only change inference (how the bank is searched), not the encoder's weights:
     # a run trained before they existed, or with another value, is the same encoder.
-    inference_only = {"retrieval_tta"}
-    trained = {
-        k: v
-        for k, v in (info.get("model_config", {}).get("visual") or {}).items()
-        if k not in inference_only
-    }
-    wanted = {
-        k: v
-        for k, v in json.loads(json.dumps(model_cfg.to_dict()["visual"])).items()
-        if k not in inference_only
-    }
+    def architecture(visual: dict) -> dict:
+        return {k: v for k, v in visual.items() if k != "retrieval_tta"}
+
+    trained = architecture(info.get("model_config", {}).get("visual") or {})
+    wanted = architecture(json.loads(json.dumps(model_cfg.to_dict()["visual"])))
     if trained != wanted:
         raise InputError(
             f"the visual encoder in {run} was trained with {trained}, but this model needs {wanted}"
