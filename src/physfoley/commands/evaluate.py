@@ -395,9 +395,7 @@ def run_eval(args: argparse.Namespace) -> int:
 
     from physfoley.data.datasets import PreparedData
     from physfoley.evaluation.classifier import load_eval_classifier, waves_to_spectrograms
-    from physfoley.evaluation.metrics import (
-        recognition_ratio_ci,
-    )
+    from physfoley.evaluation.metrics import recognition_ratio_ci
     from physfoley.evaluation.report import REPORT_JSON, build_report, write_report
     from physfoley.evaluation.runner import (
         generate_clip_spectrograms,
