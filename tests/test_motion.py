@@ -293,7 +293,7 @@ def test_gh_demo_regression_floor(gh_scores):
 
 
 @pytest.mark.xfail(
-    reason="target F1 >= 0.8 on the GH demo clips is not reached (docs/detection.md)"
+    reason="F1 >= 0.8 against impact_times.json is out of reach of a detector of the visible contact: the annotations lead the contacts seen by 2-4 frames (docs/results/detection.md)"
 )
 def test_gh_demo_target_f1(gh_scores):
     assert gh_scores["f1"] >= 0.8
