@@ -27,6 +27,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
     p.add_argument("--force", action="store_true", help="regenerate and overwrite existing videos")
     p.add_argument(
+        "--backswing",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help=(
+            "probability (0-1) that a hit is preceded by a back-swing: the stick rises fast, "
+            "stops at once at the top, holds 0-2 frames, then swings down into the hit (silent "
+            "motion for tuning impact detectors; the sound stays that of P=0; default 0)"
+        ),
+    )
+    p.add_argument(
         "--contact-sheet",
         metavar="PNG",
         help=(
@@ -43,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.seconds < 1.5:
         raise InputError(f"--seconds must be >= 1.5 (got {args.seconds})")
+    if not 0.0 <= args.backswing <= 1.0:
+        raise InputError(f"--backswing must be in [0, 1] (got {args.backswing})")
     if args.workers < 1:
         raise InputError(f"--workers must be >= 1 (got {args.workers})")
     if not args.out and not args.contact_sheet:
@@ -83,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
             workers=args.workers,
             force=args.force,
             on_video=tick,
+            backswing_prob=args.backswing,
         )
     finally:
         bar.close()

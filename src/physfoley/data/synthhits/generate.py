@@ -59,6 +59,7 @@ class Event:
     normal_force_n: float = 0.0
     speed_bumps: int = 0
     info: dict = field(default_factory=dict)
+    backswing: dict | None = None  # set by _tip_trajectory when the stroke has a back-swing
 
 
 def video_name(seed: int, index: int) -> str:
@@ -228,12 +229,68 @@ def _render_audio(events, objects, striker, rng, seconds, sr, noise, snr_db):
     return dry[:n], pieces, noise_rms
 
 
-def _tip_trajectory(events: list[Event], times: np.ndarray, mpp: float, rest: tuple[float, float]):
+def _plan_backswing(ev, draws, vb, td, h0, prev_end_s, mpp, shake, fps) -> dict | None:
+    """Back-swing before hit `ev` (descent from height h0 px over td s), or None if none fits.
+
+    draws : 4 uniforms from the back-swing generator (always 4 per event, used or not).
+    The tip rises straight up to the descent's start point (x, y - h0), accelerating (y ~ w^2)
+    to `rise_speed` = 0.4-1.0 x vb at the top, where it stops at once (the top is a frame
+    time), holds 0/1/2 frames, then the unchanged descent begins. The rise lasts 0.1-0.2 s,
+    shortened so that it starts at least 6 px above the contact; none when that leaves fewer
+    than 2 frames of rise, when it would start before the previous stroke's rise has ended
+    (plus 50 ms of glide), or when the top would lie within 6 px of the image's top edge
+    under the camera shake (shake : [T, 3] or None).
+    """
+    pause = min(int(draws[1] * 3), 2)
+    v_rise = (0.4 + 0.6 * draws[2]) * vb  # px/s at the top
+    rise_s = 0.1 + 0.1 * draws[3]
+    t0 = ev.time_s - td
+    top_frame = int(np.floor(t0 * fps + 1e-9)) - pause
+    t_top = top_frame / fps
+    room = h0 - 6.0  # the rise starts at least 6 px above the contact
+    dist = 0.5 * v_rise * rise_s  # y ~ w^2: end speed = 2 dist / duration
+    if dist > room:
+        rise_s, dist = 2 * room / v_rise, room
+    if rise_s < 2 / fps or top_frame < 0 or t_top - rise_s < prev_end_s + 0.05:
+        return None
+    y_top = ev.y_px - h0
+    if shake is not None:
+        for f in range(top_frame, min(top_frame + pause + 1, len(shake))):
+            if render.shake_point(ev.x_px, y_top, shake[f])[1] < 6.0:
+                return None
+    elif y_top < 6.0:
+        return None
+    return {
+        "top_frame": top_frame,
+        "pause_frames": pause,
+        "rise_speed_m_s": v_rise * mpp,
+        "rise_s": rise_s,
+        "t_top": t_top,
+        "y_top": y_top,
+        "dist_px": dist,
+    }
+
+
+def _tip_trajectory(
+    events: list[Event],
+    times: np.ndarray,
+    mpp: float,
+    rest: tuple[float, float],
+    *,
+    backswing_prob: float = 0.0,
+    backswing_rng: np.random.Generator | None = None,
+    shake: np.ndarray | None = None,
+):
     """Tip x, y (scene px) at each frame time. Descent at constant deceleration-free approach
-    (speed rises to speed_before at contact), rebound decelerating from speed_after."""
+    (speed rises to speed_before at contact), rebound decelerating from speed_after.
+
+    With backswing_rng, each hit (not scratch) gets with probability backswing_prob a
+    back-swing before its descent (`_plan_backswing`; stored in `ev.backswing`); the
+    generator gives 4 draws per event whatever happens, and nothing else changes."""
     xs = np.empty(len(times))
     ys = np.empty(len(times))
     spans = []  # (t_start, t_end, start_point, end_point, event)
+    fps = float(FPS)
     for ev in events:
         vb, va = ev.speed_before_m_s / mpp, ev.speed_after_m_s / mpp  # px/s
         td, tu = ev.t_down_s, ev.t_up_s
@@ -247,11 +304,22 @@ def _tip_trajectory(events: list[Event], times: np.ndarray, mpp: float, rest: tu
         x_end = ev.x_px + ev.drag_dir * ev.drag_speed_m_s / mpp * ev.scratch_s
         rise = 0.6 / mpp * 0.16 if ev.action == "scratch" else va
         h1 = rise * tu - 0.5 * (rise / tu) * tu**2
+        t_start, p_start = ev.time_s - td, (ev.x_px, ev.y_px - h0)
+        ev.backswing = None
+        if backswing_rng is not None:
+            draws = backswing_rng.random(4)
+            if ev.action == "hit" and draws[0] < backswing_prob:
+                prev_end = spans[-1][1] if spans else 0.0
+                ev.backswing = _plan_backswing(ev, draws, vb, td, h0, prev_end, mpp, shake, fps)
+            if ev.backswing is not None:
+                bs = ev.backswing
+                t_start = bs["t_top"] - bs["rise_s"]
+                p_start = (ev.x_px, ev.y_px - h0 + bs["dist_px"])
         spans.append(
             (
-                ev.time_s - td,
+                t_start,
                 ev.time_s + ev.scratch_s + tu,
-                (ev.x_px, ev.y_px - h0),
+                p_start,
                 (x_end, ev.y_px_end - h1),
                 ev,
                 a_down,
@@ -263,7 +331,11 @@ def _tip_trajectory(events: list[Event], times: np.ndarray, mpp: float, rest: tu
         for t0, t1, _p0, _p1, ev, a_down, rise in spans:
             if t0 <= t < t1:
                 vb = ev.speed_before_m_s / mpp
-                if t < ev.time_s:
+                bs = ev.backswing
+                if bs is not None and t < ev.time_s - ev.t_down_s:  # rise, then hold at top
+                    w = min((t - (bs["t_top"] - bs["rise_s"])) / bs["rise_s"], 1.0)
+                    xs[i], ys[i] = ev.x_px, bs["y_top"] + bs["dist_px"] * (1 - w * w)
+                elif t < ev.time_s:
                     dt = ev.time_s - t
                     xs[i], ys[i] = ev.x_px, ev.y_px - (vb * dt - 0.5 * a_down * dt * dt)
                 elif t < ev.time_s + ev.scratch_s:
@@ -306,6 +378,7 @@ def generate_video(
     preset: str = "ultrafast",
     materials: Sequence[str] | None = None,
     primary_material: str | None = None,
+    backswing_prob: float = 0.0,
 ) -> dict:
     """Write one SynthHits video in the Greatest Hits layout and return its physics record.
 
@@ -313,6 +386,10 @@ def generate_video(
     primary_material : when materials is None, the first object's material (the others and
         their number stay random); datasets use it to balance the classes.
     mp4_audio : also put the soundtrack in the mp4 (AAC), as the real dataset's files have.
+    backswing_prob : probability (0-1) that a hit's descent is preceded by a back-swing (the
+        tip rises fast, stops at once at the descent's start, holds 0-2 frames); drawn from a
+        generator of its own, so the sound and every other draw are those of backswing_prob=0
+        and only the picture changes. Hits that got one have a `backswing` key in the record.
 
     Files: NAME_denoised.mp4 (224x224, 30000/1001 fps, H.264), NAME_denoised.wav (44.1 kHz
     mono PCM16), NAME_times.txt, NAME_physics.json. The same seed gives the same wav, txt and
@@ -327,6 +404,8 @@ def generate_video(
         raise InputError(
             f"unknown material {primary_material!r}; choose one of {', '.join(MATERIALS)}"
         )
+    if not 0.0 <= backswing_prob <= 1.0:
+        raise InputError(f"backswing probability must be in [0, 1] (got {backswing_prob})")
     if materials is not None:
         bad = [m for m in materials if m not in MATERIAL_TABLE]
         if bad or not 1 <= len(materials) <= 3:
@@ -393,9 +472,6 @@ def generate_video(
     num_frames = int(np.floor(seconds * FPS))
     times = np.arange(num_frames) / float(FPS)
     rest = (render.SIZE * 0.5, float(scene.table_y - 60))
-    tip_x, tip_y = _tip_trajectory(events, times, mpp, rest)
-    tilt = scene.stick_angle_deg + 12 * np.clip((scene.table_y - tip_y) / 120, 0, 1)
-    angle = tilt * np.tanh((scene.stick_pivot_x - tip_x) / 35.0)
     light_base = rng.uniform(0.8, 1.15)
     tint = 1 + rng.normal(0, 0.05, 3)
     light_amp, light_f, light_ph = rng.uniform(0, 0.08), rng.uniform(0.05, 0.4), rng.uniform(0, 6.3)
@@ -426,6 +502,15 @@ def generate_video(
         ],
         1,
     )
+    # the path uses no draw of rng, so computing it after the shake changes nothing
+    bs_rng = None
+    if backswing_prob > 0:  # a generator of its own: rng's stream stays that of P = 0
+        bs_rng = np.random.default_rng([*np.atleast_1d(seed).tolist(), 7919])
+    tip_x, tip_y = _tip_trajectory(
+        events, times, mpp, rest, backswing_prob=backswing_prob, backswing_rng=bs_rng, shake=shake
+    )
+    tilt = scene.stick_angle_deg + 12 * np.clip((scene.table_y - tip_y) / 120, 0, 1)
+    angle = tilt * np.tanh((scene.stick_pivot_x - tip_x) / 35.0)
     contact_frames = [int(round(ev.time_s * float(FPS))) for ev in events]
     jiggle: dict[int, dict[int, tuple[int, int]]] = {}
     for ev, cf in zip(events, contact_frames, strict=True):
@@ -528,6 +613,13 @@ def generate_video(
                 "rattle": ev.info.get("rattle"),
             }
         )
+        if ev.backswing is not None:
+            hits[-1]["backswing"] = {
+                "top_frame": ev.backswing["top_frame"],
+                "pause_frames": ev.backswing["pause_frames"],
+                "rise_speed_m_s": round(ev.backswing["rise_speed_m_s"], 5),
+                "rise_s": round(ev.backswing["rise_s"], 5),
+            }
     record = {
         "format": "synthhits",
         "version": FORMAT_VERSION,
@@ -606,6 +698,7 @@ def generate_dataset(
     *,
     force: bool = False,
     on_video: Callable[[str, str], None] | None = None,
+    backswing_prob: float = 0.0,
     **video_kwargs,
 ) -> dict:
     """Generate `videos` SynthHits videos into out_dir (created if missing), in parallel.
@@ -614,19 +707,26 @@ def generate_dataset(
     MATERIALS[(seed + i) % 10] (classes balanced), so any subset can be regenerated alone and
     the result does not depend on `workers`. Resumable: a video whose NAME_physics.json
     exists is skipped unless `force`. on_video(name, "made"|"skipped") is called as each ends.
+    backswing_prob : see `generate_video` (recorded in synthhits.json when > 0).
     Writes synthhits.json (the settings) and returns it with counts.
     """
     if videos < 1:
         raise InputError(f"--videos must be >= 1 (got {videos})")
+    if not 0.0 <= backswing_prob <= 1.0:
+        raise InputError(f"--backswing must be in [0, 1] (got {backswing_prob})")
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"{out_dir} exists and is not a folder")
     out_dir.mkdir(parents=True, exist_ok=True)
     settings = {"format": "synthhits", "version": FORMAT_VERSION, "seed": seed, "seconds": seconds}
+    if backswing_prob > 0:  # absent at 0, so the manifests of existing datasets stay valid
+        settings["backswing_prob"] = backswing_prob
     manifest = out_dir / "synthhits.json"
     if manifest.exists() and not force:
         old = json.loads(manifest.read_text())
-        if {k: old.get(k) for k in settings} != settings:
+        if {k: old.get(k) for k in settings} != settings or old.get(
+            "backswing_prob", 0.0
+        ) != settings.get("backswing_prob", 0.0):
             raise InputError(
                 f"{out_dir} holds a SynthHits dataset made with other settings ({manifest}); "
                 "use another --out or pass --force"
@@ -639,7 +739,11 @@ def generate_dataset(
             [seed, i],
             seconds,
             force,
-            {"primary_material": MATERIALS[(seed + i) % len(MATERIALS)], **video_kwargs},
+            {
+                "primary_material": MATERIALS[(seed + i) % len(MATERIALS)],
+                **({"backswing_prob": backswing_prob} if backswing_prob > 0 else {}),
+                **video_kwargs,
+            },
         )
         for i, nm in enumerate(names)
     ]
