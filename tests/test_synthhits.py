@@ -237,3 +237,87 @@ def test_dataset_does_not_depend_on_workers(tmp_path):
     generate_dataset(two, videos=3, seconds=2.0, seed=7, workers=2)
     for path in sorted(one.glob("*_physics.json")) + sorted(one.glob("*.wav")):
         assert path.read_bytes() == (two / path.name).read_bytes(), path.name
+
+
+def test_backswing_off_is_unchanged_and_on_changes_only_the_picture(tmp_path):
+    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    for d in (a, b, c):
+        d.mkdir()
+    generate_video(a, "x", [5, 0], seconds=2.5)
+    generate_video(b, "x", [5, 0], seconds=2.5, backswing_prob=0.0)
+    rec = generate_video(c, "x", [5, 0], seconds=2.5, backswing_prob=1.0)
+    for suffix in ("_denoised.wav", "_times.txt", "_physics.json", "_denoised.mp4"):
+        assert (a / f"x{suffix}").read_bytes() == (b / f"x{suffix}").read_bytes(), suffix
+    for suffix in ("_denoised.wav", "_times.txt"):  # the back-swing is silent
+        assert (a / f"x{suffix}").read_bytes() == (c / f"x{suffix}").read_bytes(), suffix
+    plain = json.loads((a / "x_physics.json").read_text())
+    swung = [h for h in rec["hits"] if "backswing" in h]
+    assert swung and all(h["action"] == "hit" for h in swung)
+    stripped = json.loads((c / "x_physics.json").read_text())
+    for h in stripped["hits"]:
+        h.pop("backswing", None)
+    assert stripped == plain  # only the back-swing keys were added
+    # the picture: the stick's tip (its lowest pixel near the contact column) rises into the top
+    video = read_video(c / "x_denoised.mp4")
+    mask = stick_mask(video.frames, rec["striker"]["color_rgb"])
+    for h in swung:
+        bs = h["backswing"]
+        top, cf = bs["top_frame"], h["contact_frame"]
+        assert 0 < cf - top <= round(0.35 * FPS) and bs["pause_frames"] in (0, 1, 2)
+        assert 0.05 <= bs["rise_s"] <= 0.2 + 1e-9
+        ratio = bs["rise_speed_m_s"] / h["speed_before_m_s"]
+        assert 0.4 - 1e-6 <= ratio <= 1.0 + 1e-6
+        xi, yi = int(round(h["striker_px"]["x"])), int(round(h["striker_px"]["y"]))
+        win = mask[:, : yi + 4, max(xi - 10, 0) : xi + 11]
+        low = [np.nonzero(win[f].sum(axis=1) >= 2)[0].max() for f in (top - 2, top)]
+        assert low[1] <= low[0] - 2, (top, low)  # the tip went up by at least 2 px
+
+
+def test_backswing_tip_path_rises_stops_and_holds():
+    from physfoley.data.synthhits.generate import Event, _tip_trajectory
+
+    def one_hit():
+        ev = Event(
+            time_s=1.5, object_id=0, action="hit", reaction="static", x_px=100.0, y_px=150.0,
+            u=0.5, v=0.5, speed_before_m_s=1.5, speed_after_m_s=0.5, t_down_s=0.12,
+        )  # fmt: skip
+        ev.y_px_end = ev.y_px
+        ev.surface = lambda x: 150.0
+        return ev
+
+    mpp, times = 0.0015, np.arange(60) / FPS
+    plain_ev, ev = one_hit(), one_hit()
+    x0, y0 = _tip_trajectory([plain_ev], times, mpp, (112.0, 150.0))
+    rng = np.random.default_rng(0)
+    x1, y1 = _tip_trajectory(
+        [ev], times, mpp, (112.0, 150.0), backswing_prob=1.0, backswing_rng=rng
+    )
+    bs = ev.backswing
+    assert bs is not None and plain_ev.backswing is None
+    top, pause = bs["top_frame"], bs["pause_frames"]
+    t_rise = bs["t_top"] - bs["rise_s"]
+    descent = times >= ev.time_s - ev.t_down_s
+    np.testing.assert_array_equal(y1[descent], y0[descent])  # the descent is unchanged
+    np.testing.assert_array_equal(x1, x0)  # straight up and down at the contact column
+    assert np.all(y1[top : top + pause + 1] == y1[top])  # held at the top
+    h0 = 0.7 * ev.speed_before_m_s / mpp * ev.t_down_s  # height of the descent's start
+    assert y1[top] == pytest.approx(ev.y_px - h0) == pytest.approx(bs["y_top"])
+    rising = np.nonzero((times > t_rise) & (times <= bs["t_top"] + 1e-9))[0]
+    assert len(rising) >= 2 and np.all(np.diff(y1[rising[0] - 1 : top + 1]) < 0)
+    assert y1[top + pause + 1] > y1[top]  # then down into the hit
+    # it stops at full speed: the last rising step is the fastest (px/frame ~ rise speed)
+    steps = -np.diff(y1[rising[0] - 1 : top + 1])
+    assert steps[-1] == steps.max()
+    assert steps[-1] * FPS == pytest.approx(bs["rise_speed_m_s"] / mpp, rel=0.35)
+
+
+def test_cli_synth_rejects_bad_backswing(tmp_path, capsys):
+    for bad in ("1.5", "-0.1"):
+        args = ["data", "synth", "--out", str(tmp_path / "d"), "--videos", "1"]
+        assert cli_main([*args, "--seconds", "2", "--backswing", bad]) == 2
+    assert "--backswing must be in [0, 1]" in capsys.readouterr().err
+    with pytest.raises(InputError):
+        generate_video(tmp_path, "x", 1, seconds=2.0, backswing_prob=2.0)
+    generate_dataset(tmp_path / "ds", videos=1, seconds=2.0, seed=3)
+    with pytest.raises(InputError, match="other settings"):  # no mixing into a P=0 dataset
+        generate_dataset(tmp_path / "ds", videos=1, seconds=2.0, seed=3, backswing_prob=0.5)

@@ -242,8 +242,8 @@ def _plan_backswing(ev, draws, vb, td, h0, prev_end_s, mpp, shake, fps) -> dict 
     under the camera shake (shake : [T, 3] or None).
     """
     pause = min(int(draws[1] * 3), 2)
-    v_rise = (0.4 + 0.6 * draws[2]) * vb  # px/s at the top
-    rise_s = 0.1 + 0.1 * draws[3]
+    v_rise = float((0.4 + 0.6 * draws[2]) * vb)  # px/s at the top
+    rise_s = float(0.1 + 0.1 * draws[3])
     t0 = ev.time_s - td
     top_frame = int(np.floor(t0 * fps + 1e-9)) - pause
     t_top = top_frame / fps
