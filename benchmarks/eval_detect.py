@@ -181,24 +181,43 @@ def gh_agreement(root: Path, agree: int = 2) -> dict:
     }
 
 
-def consensus_contacts(a: list[int], b: list[int], agree: int = 1) -> tuple[list[int], list[int]]:
-    """Two annotators' contact frames -> (consensus, uncertain).
+def consensus_contacts(
+    *label_sets: list[int], agree: int = 1, min_votes: int = 2
+) -> tuple[list[int], list[int]]:
+    """Several annotators' contact frames -> (consensus, uncertain).
 
-    A contact is in the consensus when both annotators put one within `agree` frames of each
-    other (one-to-one); its frame is the earlier of the two (the first frame showing the
-    stick at the surface). Contacts only one annotator saw are `uncertain`: a detection there
-    is neither a contact found nor a false alarm.
+    Labels of two annotators within `agree` frames of each other are paired (one-to-one per
+    pair of annotators), and pairs sharing a label are joined into one group. A group that at
+    least `min_votes` annotators put a label in is a consensus contact, at the lower median of
+    its frames (with two annotators: the earlier frame, the first showing the stick at the
+    surface). Labels in no such group are `uncertain`: a detection there is neither a contact
+    found nor a false alarm.
     """
-    pa, pb = np.array(a, dtype=int), np.array(b, dtype=int)
-    pairs = match(pa, pb, agree)
-    used_a = {i for i, _ in pairs}
-    used_b = {j for _, j in pairs}
-    cons = sorted(int(min(pa[i], pb[j])) for i, j in pairs)
-    unc = sorted(
-        [int(x) for i, x in enumerate(pa) if i not in used_a]
-        + [int(x) for j, x in enumerate(pb) if j not in used_b]
-    )
-    return cons, unc
+    sets = [np.array(x, dtype=int) for x in label_sets]
+    nodes = [(i, j) for i, x in enumerate(sets) for j in range(len(x))]
+    parent = {n: n for n in nodes}
+
+    def find(n):
+        while parent[n] != n:
+            parent[n] = parent[parent[n]]
+            n = parent[n]
+        return n
+
+    for i in range(len(sets)):
+        for k in range(i + 1, len(sets)):
+            for a, b in match(sets[i], sets[k], agree):
+                parent[find((i, a))] = find((k, b))
+    groups: dict = {}
+    for n in nodes:
+        groups.setdefault(find(n), []).append(n)
+    cons, unc = [], []
+    for members in groups.values():
+        frames = sorted(int(sets[i][j]) for i, j in members)
+        if len({i for i, _ in members}) >= min_votes:
+            cons.append(frames[(len(frames) - 1) // 2])
+        else:
+            unc += frames
+    return sorted(cons), sorted(unc)
 
 
 def score_against(
@@ -213,12 +232,15 @@ def score_against(
     return len(pairs), len(pred) - aside, len(truth)
 
 
-def eval_gh_visual(root: Path, labels_path: Path, tol: int = 2, **kw) -> dict:
+def eval_gh_visual(
+    root: Path, labels_path: Path, tol: int = 2, annotators: tuple[str, ...] = ("a", "b"), **kw
+) -> dict:
     """Detections and the soundtrack annotations against contacts labelled by eye.
 
     `labels_path` (benchmarks/data/gh_visual_contacts.json) holds, per clip, the contact
-    frames two annotators labelled independently from the frames alone. Clips where neither
-    saw a contact are left out. Reports the detector against the consensus contacts, the
+    frames each annotator labelled independently from the frames alone; `annotators` picks
+    whose labels form the consensus (at least two must agree, `consensus_contacts`). Clips
+    where none saw a contact are left out. Reports the detector against the consensus contacts, the
     annotations (impact_times.json) scored as if they were detections against the same
     contacts, and the lead of the annotations over the contacts (contact - annotated frame).
     """
@@ -234,7 +256,7 @@ def eval_gh_visual(root: Path, labels_path: Path, tol: int = 2, **kw) -> dict:
         lab = labels.get(name)
         if lab is None:
             continue
-        cons, unc = consensus_contacts(lab["a"], lab["b"])
+        cons, unc = consensus_contacts(*(lab[k] for k in annotators))
         if not cons and not unc:
             continue
         n_clips += 1
@@ -273,6 +295,7 @@ def eval_gh_visual(root: Path, labels_path: Path, tol: int = 2, **kw) -> dict:
         }
 
     return {
+        "annotators": list(annotators),
         "clips_with_visible_contacts": n_clips,
         "consensus_contacts": det[2],
         "uncertain_contacts": n_unc,
@@ -373,6 +396,11 @@ def main() -> None:
         help="with --gh: offsets to the annotations of detections both detectors agree on",
     )
     ap.add_argument(
+        "--gh-visual-annotators",
+        default="a,b",
+        help="with --gh-visual: whose labels form the consensus (default a,b)",
+    )
+    ap.add_argument(
         "--gh-visual",
         type=Path,
         default=None,
@@ -390,7 +418,8 @@ def main() -> None:
         if args.gh_agreement:
             print(json.dumps({"greatest_hits_demo_agreement": gh_agreement(args.gh)}, indent=1))
         if args.gh_visual:
-            res = eval_gh_visual(args.gh, args.gh_visual, tol=args.gh_tol, **kw)
+            who = tuple(args.gh_visual_annotators.split(","))
+            res = eval_gh_visual(args.gh, args.gh_visual, tol=args.gh_tol, annotators=who, **kw)
             key = f"greatest_hits_demo_visual_contacts(+-{args.gh_tol} frames, {args.method})"
             print(json.dumps({key: res}, indent=1))
     if args.synth:

@@ -647,6 +647,12 @@ def test_consensus_contacts_pairs_within_one_frame():
     assert cons == [8, 30]
     assert unc == [52, 60, 75]
     assert ev.consensus_contacts([], [5]) == ([], [5])
+    # three annotators: two of three suffice; a chain joins into one contact at its median
+    cons, unc = ev.consensus_contacts([8, 30], [9, 52], [31, 53, 70])
+    assert (cons, unc) == ([8, 30, 52], [70])
+    assert ev.consensus_contacts([10], [11], [12]) == ([11], [])
+    assert ev.consensus_contacts([10], [11], [12], min_votes=3) == ([11], [])
+    assert ev.consensus_contacts([10], [11], [40], min_votes=3) == ([], [10, 11, 40])
 
 
 def test_score_against_sets_aside_detections_at_uncertain_contacts():
@@ -662,12 +668,12 @@ GH_VISUAL_LABELS = REPO / "benchmarks" / "data" / "gh_visual_contacts.json"
 
 
 def test_gh_visual_labels_file_is_well_formed(gh_demo_dir):
-    """Every clip of the demo set, contact frames inside the clip, two annotators."""
+    """Every clip of the demo set, contact frames inside the clip, three annotators."""
     meta = json.loads((gh_demo_dir / "impact_times.json").read_text())
     labels = json.loads(GH_VISUAL_LABELS.read_text())["clips"]
     assert set(labels) == set(meta)
     for name, lab in labels.items():
-        for frames in (lab["a"], lab["b"]):
+        for frames in (lab["a"], lab["b"], lab["c"]):
             assert all(0 <= f < meta[name]["frames"] for f in frames), name
             assert frames == sorted(frames), name
 
@@ -683,3 +689,9 @@ def test_gh_visual_contacts_lead_and_detector_floor(gh_demo_dir):
     assert res["lead_median_frames"] >= 2
     assert res["annotations_vs_visual_contacts"]["f1"] < 0.2
     assert res["detector_vs_visual_contacts"]["f1"] >= 0.5
+    # the three-annotator check (two of a, b, c agree): 40 contacts, the same picture
+    res3 = ev.eval_gh_visual(gh_demo_dir, GH_VISUAL_LABELS, annotators=("a", "b", "c"))
+    assert res3["consensus_contacts"] == 40
+    assert res3["lead_median_frames"] >= 2
+    assert res3["annotations_vs_visual_contacts"]["f1"] < 0.25
+    assert res3["detector_vs_visual_contacts"]["f1"] >= 0.5
