@@ -243,9 +243,9 @@ def test_backswing_off_is_unchanged_and_on_changes_only_the_picture(tmp_path):
     a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
     for d in (a, b, c):
         d.mkdir()
-    generate_video(a, "x", [5, 0], seconds=2.5)
-    generate_video(b, "x", [5, 0], seconds=2.5, backswing_prob=0.0)
-    rec = generate_video(c, "x", [5, 0], seconds=2.5, backswing_prob=1.0)
+    generate_video(a, "x", [5, 1], seconds=2.5)
+    generate_video(b, "x", [5, 1], seconds=2.5, backswing_prob=0.0)
+    rec = generate_video(c, "x", [5, 1], seconds=2.5, backswing_prob=1.0)
     for suffix in ("_denoised.wav", "_times.txt", "_physics.json", "_denoised.mp4"):
         assert (a / f"x{suffix}").read_bytes() == (b / f"x{suffix}").read_bytes(), suffix
     for suffix in ("_denoised.wav", "_times.txt"):  # the back-swing is silent
@@ -321,3 +321,37 @@ def test_cli_synth_rejects_bad_backswing(tmp_path, capsys):
     generate_dataset(tmp_path / "ds", videos=1, seconds=2.0, seed=3)
     with pytest.raises(InputError, match="other settings"):  # no mixing into a P=0 dataset
         generate_dataset(tmp_path / "ds", videos=1, seconds=2.0, seed=3, backswing_prob=0.5)
+
+
+def test_backswing_never_dips_into_the_rise():
+    """The tip never moves down between the previous stroke and a back-swing's top: a glide
+    down into the rise would be a downward stop and turn in mid-air (a light tap to an impact
+    detector). Where the glide arrives above the planned start, the rise starts there."""
+    from physfoley.data.synthhits.generate import Event, _tip_trajectory
+
+    def hit(t, y_end_lift):
+        ev = Event(
+            time_s=t, object_id=0, action="hit", reaction="static", x_px=100.0, y_px=150.0,
+            u=0.5, v=0.5, speed_before_m_s=1.5, speed_after_m_s=y_end_lift, t_down_s=0.12,
+        )  # fmt: skip
+        ev.y_px_end = ev.y_px
+        ev.surface = lambda x: 150.0
+        return ev
+
+    mpp, times = 0.0015, np.arange(90) / FPS
+    swung = 0
+    for seed in range(20):
+        # a hard rebound (high end point) before the second hit, which gets the back-swing
+        first, second = hit(0.5, 1.2), hit(1.6, 0.5)
+        rng = np.random.default_rng(seed)
+        _, y = _tip_trajectory(
+            [first, second], times, mpp, (112.0, 60.0), backswing_prob=1.0, backswing_rng=rng
+        )
+        bs = second.backswing
+        if bs is None:
+            continue
+        swung += 1
+        end_first = int(np.ceil((first.time_s + first.t_up_s) * FPS))
+        path = y[end_first : bs["top_frame"] + 1]
+        assert np.all(np.diff(path) <= 1e-9), seed  # level or rising (y grows downward)
+    assert swung >= 2

@@ -229,17 +229,20 @@ def _render_audio(events, objects, striker, rng, seconds, sr, noise, snr_db):
     return dry[:n], pieces, noise_rms
 
 
-def _plan_backswing(ev, draws, vb, td, h0, prev_end_s, mpp, shake, fps) -> dict | None:
+def _plan_backswing(ev, draws, vb, td, h0, prev_end_s, mpp, shake, fps, y_from) -> dict | None:
     """Back-swing before hit `ev` (descent from height h0 px over td s), or None if none fits.
 
     draws : 4 uniforms from the back-swing generator (always 4 per event, used or not).
     The tip rises straight up to the descent's start point (x, y - h0), accelerating (y ~ w^2)
     to `rise_speed` = 0.4-1.0 x vb at the top, where it stops at once (the top is a frame
     time), holds 0/1/2 frames, then the unchanged descent begins. The rise lasts 0.1-0.2 s,
-    shortened so that it starts at least 6 px above the contact; none when that leaves fewer
-    than 2 frames of rise, when it would start before the previous stroke's rise has ended
-    (plus 50 ms of glide), or when the top would lie within 6 px of the image's top edge
-    under the camera shake (shake : [T, 3] or None).
+    shortened so that it starts at least 6 px above the contact, and so that it starts no
+    lower than where the tip glides in from (`y_from`, the previous stroke's end or the rest
+    point: a glide down into the rise would be a downward stop and turn in mid-air, which
+    looks like a light tap); none when that leaves fewer than 2 frames of rise, when it would
+    start before the previous stroke's rise has ended (plus 50 ms of glide), or when the top
+    would lie within 6 px of the image's top edge under the camera shake (shake : [T, 3] or
+    None).
     """
     pause = min(int(draws[1] * 3), 2)
     v_rise = float((0.4 + 0.6 * draws[2]) * vb)  # px/s at the top
@@ -251,9 +254,12 @@ def _plan_backswing(ev, draws, vb, td, h0, prev_end_s, mpp, shake, fps) -> dict 
     dist = 0.5 * v_rise * rise_s  # y ~ w^2: end speed = 2 dist / duration
     if dist > room:
         rise_s, dist = 2 * room / v_rise, room
+    y_top = ev.y_px - h0
+    if y_top + dist > y_from:  # the rise would start below the tip's glide: start it there
+        dist = max(y_from - y_top, 0.0)
+        rise_s = 2 * dist / v_rise
     if rise_s < 2 / fps or top_frame < 0 or t_top - rise_s < prev_end_s + 0.05:
         return None
-    y_top = ev.y_px - h0
     if shake is not None:
         for f in range(top_frame, min(top_frame + pause + 1, len(shake))):
             if render.shake_point(ev.x_px, y_top, shake[f])[1] < 6.0:
@@ -310,7 +316,10 @@ def _tip_trajectory(
             draws = backswing_rng.random(4)
             if ev.action == "hit" and draws[0] < backswing_prob:
                 prev_end = spans[-1][1] if spans else 0.0
-                ev.backswing = _plan_backswing(ev, draws, vb, td, h0, prev_end, mpp, shake, fps)
+                y_from = spans[-1][3][1] if spans else rest[1]
+                ev.backswing = _plan_backswing(
+                    ev, draws, vb, td, h0, prev_end, mpp, shake, fps, y_from
+                )
             if ev.backswing is not None:
                 bs = ev.backswing
                 t_start = bs["t_top"] - bs["rise_s"]
@@ -361,7 +370,10 @@ def _tip_trajectory(
         tb = next_span[0] if next_span else t + 1
         w = np.clip((t - ta) / max(tb - ta, 1e-6), 0, 1)
         w = w * w * (3 - 2 * w)
-        lift = 25.0 * np.sin(np.pi * w) if (prev_span and next_span) else 0.0
+        # the glide arcs up on its way, except into a back-swing, which rises by itself (an
+        # arc that comes down into the rise would turn downward motion around in mid-air)
+        arc = prev_span and next_span and next_span[4].backswing is None
+        lift = 25.0 * np.sin(np.pi * w) if arc else 0.0
         xs[i] = p0[0] + (p1[0] - p0[0]) * w
         ys[i] = p0[1] + (p1[1] - p0[1]) * w - lift
     return xs, ys
