@@ -12,9 +12,10 @@ the detected striker speed before contact with the true `speed_before_m_s` (matc
 Matching is one-to-one (Hungarian assignment on frame distance). SynthHits figures are given for
 all contacts (hits and scratches) and for hits only (`hits_only`: the truth is the hits; a
 detection matched to a scratch's touch-down is neither a hit found nor a false alarm).
-`--gh-visual` also scores the Greatest Hits clips against strike contacts two people labelled
-by eye from the frames (benchmarks/data/gh_visual_contacts.json), and the annotations against
-those contacts (the annotations lead the visible contact by 3-4 frames on most clips).
+`--gh-visual` also scores the Greatest Hits clips against strike contacts labelled by eye from
+the frames (benchmarks/data/gh_visual_contacts.json; the consensus of annotators a and b, or
+of `--gh-visual-annotators a,b,c`), and the annotations against those contacts (the
+annotations lead the visible contact by 2-4 frames).
 Prints figures; writes nothing.
 """
 
@@ -31,7 +32,7 @@ from scipy.optimize import linear_sum_assignment
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from physfoley.video.io import read_video  # noqa: E402
+from physfoley.video.io import frame_index_at, read_video  # noqa: E402
 from physfoley.video.motion import detect_impacts  # noqa: E402
 
 
@@ -44,6 +45,11 @@ def match(pred: np.ndarray, truth: np.ndarray, tol: int) -> list[tuple[int, int]
     c = np.where(cost <= tol, cost, big)
     r, k = linear_sum_assignment(c)
     return [(int(a), int(b)) for a, b in zip(r, k, strict=True) if c[a, b] < big]
+
+
+def annotated_frames(video, times_s: list[float]) -> np.ndarray:
+    """[N] int: the frame nearest to each annotated time (impact_times.json)."""
+    return np.array([frame_index_at(video.times_s, t) for t in times_s], dtype=int)
 
 
 def prf(tp: int, n_pred: int, n_true: int) -> tuple[float, float, float]:
@@ -78,9 +84,7 @@ def eval_gh(root: Path, tol: int = 2, max_shift: int = 4, **kw) -> dict:
         frames += video.num_frames
         events = detect_impacts(video, **kw)
         pred = np.array([e.frame for e in events], dtype=int)
-        truth = np.array(
-            [int(np.argmin(np.abs(video.times_s - t))) for t in info["impact_times_s"]], dtype=int
-        )
+        truth = annotated_frames(video, info["impact_times_s"])
         pairs = match(pred, truth, tol)
         tp += len(pairs)
         n_pred += len(pred)
@@ -155,9 +159,7 @@ def gh_agreement(root: Path, agree: int = 2) -> dict:
         video = read_video(root / name)
         f = np.array([e.frame for e in detect_impacts(video, method="flow")], dtype=int)
         t = np.array([e.frame for e in detect_impacts(video, method="tip")], dtype=int)
-        truth = np.array(
-            [int(np.argmin(np.abs(video.times_s - x))) for x in info["impact_times_s"]], dtype=int
-        )
+        truth = annotated_frames(video, info["impact_times_s"])
         for x in f:
             if len(t) and np.min(np.abs(t - x)) <= agree:
                 y = int(t[np.argmin(np.abs(t - x))])
@@ -265,9 +267,7 @@ def eval_gh_visual(
         pred = np.array([e.frame for e in detect_impacts(video, **kw)], dtype=int)
         truth = np.array(cons, dtype=int)
         uncertain = np.array(unc, dtype=int)
-        ann = np.array(
-            [int(np.argmin(np.abs(video.times_s - t))) for t in info["impact_times_s"]], dtype=int
-        )
+        ann = annotated_frames(video, info["impact_times_s"])
         for acc, r in (
             (det, score_against(pred, truth, uncertain, tol)),
             (ann_vs_visual, score_against(ann, truth, uncertain, tol)),

@@ -16,12 +16,10 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from eval_detect import consensus_contacts  # noqa: E402
+from eval_detect import annotated_frames, consensus_contacts  # noqa: E402
 
 from physfoley.atomic import atomic_path  # noqa: E402
 from physfoley.video.io import read_video  # noqa: E402
@@ -51,7 +49,7 @@ def main() -> None:
         clip, k = spec.split(":")
         name = f"physics_driven_diffusion_model_sample_{clip}.mp4"
         video = read_video(args.gh / name)
-        ann = int(np.argmin(np.abs(video.times_s - meta[name]["impact_times_s"][int(k)])))
+        ann = int(annotated_frames(video, meta[name]["impact_times_s"])[int(k)])
         cons, _ = consensus_contacts(labels[name]["a"], labels[name]["b"])
         contact = min(cons, key=lambda c: abs(c - ann)) if cons else None
         last = max(ann, contact if contact is not None else ann) + 2
