@@ -244,9 +244,16 @@ def _summary(params, top: int) -> str:
     return "\n".join(lines)
 
 
-def run_analyze(args: argparse.Namespace) -> int:
+def analysis_json(params, cfg, source, onset_s: float | None, top: int | None = None) -> dict:
+    """The JSON document of `analyze --json` (also the web app's /analyze result)."""
     from physfoley.audio.modal import params_to_dict
 
+    doc = params_to_dict(params, top, peaks_only=top is not None)
+    doc.update(source=str(source), preset=cfg.name, onset_s=onset_s)
+    return doc
+
+
+def run_analyze(args: argparse.Namespace) -> int:
     outputs = [Path(p) for p in (args.out, args.plot) if p]
     if args.out and Path(args.out).suffix.lower() != ".npz":
         raise InputError(f"--out must end in .npz, got {args.out}")
@@ -277,9 +284,7 @@ def run_analyze(args: argparse.Namespace) -> int:
             path.unlink(missing_ok=True)
         raise
     if args.json:
-        doc = params_to_dict(params, args.top, peaks_only=args.top is not None)
-        doc.update(source=str(args.audio), preset=cfg.name, onset_s=onset_s)
-        print(json.dumps(doc))
+        print(json.dumps(analysis_json(params, cfg, args.audio, onset_s, args.top)))
     else:
         _say(_summary(params, args.top or 10))
         for path in written:

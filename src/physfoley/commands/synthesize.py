@@ -23,6 +23,27 @@ def parse_times(text: str | None) -> list[float] | None:
         raise InputError(f"--times must be comma-separated seconds; got {text!r}") from None
 
 
+def synthesis_json(result, audio_out: Path, video_out: Path | None) -> dict:
+    """The JSON document of `synthesize --json` (also the web app's /synthesize result)."""
+    return {
+        "audio": str(audio_out),
+        "video": str(video_out) if video_out is not None else None,
+        "duration_s": result.duration_s,
+        "sample_rate": result.sample_rate,
+        "sampler": result.sampler,
+        "steps": result.steps,
+        "normalized": result.normalized,
+        "impacts": [
+            {
+                "time_s": imp.time_s,
+                "neighbour": imp.neighbour,
+                "neighbour_material": imp.neighbour_material,
+            }
+            for imp in result.impacts
+        ],
+    }
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "synthesize",
@@ -115,24 +136,7 @@ def run(args: argparse.Namespace) -> int:
             video_out.unlink(missing_ok=True)
         raise
     if args.json:
-        doc = {
-            "audio": str(audio_out),
-            "video": str(video_out) if video_out is not None else None,
-            "duration_s": result.duration_s,
-            "sample_rate": result.sample_rate,
-            "sampler": result.sampler,
-            "steps": result.steps,
-            "normalized": result.normalized,
-            "impacts": [
-                {
-                    "time_s": imp.time_s,
-                    "neighbour": imp.neighbour,
-                    "neighbour_material": imp.neighbour_material,
-                }
-                for imp in result.impacts
-            ],
-        }
-        print(json.dumps(doc))
+        print(json.dumps(synthesis_json(result, audio_out, video_out)))
     else:
         for imp in result.impacts:
             print(
