@@ -1,0 +1,231 @@
+"""The web app's one door into the physfoley library: every call the app makes goes through here.
+
+The app (`physfoley.web.app`, `physfoley.web.session`) imports nothing else from physfoley, so
+when the library's modules move, only this file's imports change. Each function here is a
+line or two over a public library function (or over the CLI's own helpers, where the CLI holds
+the one definition of a document the app must return, e.g. the JSON of `synthesize --json`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from physfoley import remix
+from physfoley.audio.io import load_audio, write_audio
+from physfoley.audio.modal import ModalParams, analyze, resynthesize
+from physfoley.commands.audio import analysis_json, load_clip
+from physfoley.commands.demo import DEMO_MATERIALS, DEMO_SCENE_SEED, DEMO_SECONDS
+from physfoley.commands.synthesize import parse_times, synthesis_json
+from physfoley.config import AudioConfig
+from physfoley.errors import InputError, PhysfoleyError
+from physfoley.pipeline import DEFAULT_MODEL_DIR, ImpactPipeline, SynthesisResult, decode_video
+from physfoley.remix import ImpactEdit
+from physfoley.video.io import VideoFrames, frame_index_at
+from physfoley.video.motion import ImpactEvent, MotionTrack, detect_impacts
+from physfoley.video.mux import mux_audio
+
+__all__ = [
+    "AudioConfig",
+    "ImpactEdit",
+    "ImpactEvent",
+    "InputError",
+    "ModalParams",
+    "MotionTrack",
+    "PhysfoleyError",
+    "SynthesisResult",
+    "VideoFrames",
+    "analysis_json",
+    "parse_times",
+    "synthesis_json",
+]
+
+#: Name of the shipped model in the app's model list.
+SHIPPED_MODEL = "small"
+#: Family of a model directory that does not say (every model before Diff-Foley and PAVAS).
+PER_IMPACT = "per-impact"
+#: Audio files the sound tab reads (what soundfile reads everywhere).
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
+
+
+# ---------------------------------------------------------------------- models
+class ModelShelf:
+    """The models the app offers, by name, each loaded once on first use.
+
+    models : name -> model directory (None: the shipped model). `default` is used for "".
+    """
+
+    def __init__(self, models: dict[str, str | os.PathLike | None], default: str) -> None:
+        if default not in models:
+            raise InputError(f"default model {default!r} is not one of {sorted(models)}")
+        self.models = dict(models)
+        self.default = default
+        self._loaded: dict[str, ImpactPipeline] = {}
+
+    @classmethod
+    def from_option(cls, model: str | None) -> ModelShelf:
+        """The shipped model plus `--model NAME|DIR` (a directory is listed by its folder name
+        and becomes the default)."""
+        models: dict[str, str | os.PathLike | None] = {SHIPPED_MODEL: None}
+        if model in (None, "", SHIPPED_MODEL):
+            return cls(models, SHIPPED_MODEL)
+        path = Path(model)
+        if not path.is_dir():
+            raise InputError(
+                f"--model {model}: not a model directory, nor a model name ({SHIPPED_MODEL})"
+            )
+        models[path.resolve().name] = path
+        return cls(models, path.resolve().name)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.models)
+
+    def load(self, name: str) -> ImpactPipeline:
+        """The pipeline of model `name` ("" for the default); `InputError` for an unknown name."""
+        name = name or self.default
+        if name not in self.models:
+            raise InputError(f"unknown model {name!r}; choose one of {', '.join(self.models)}")
+        if name not in self._loaded:
+            self._loaded[name] = ImpactPipeline.from_pretrained(self.models[name])
+        return self._loaded[name]
+
+    def family(self, name: str) -> str:
+        """The model's family ("per-impact" for every model directory that does not say)."""
+        return str(getattr(self.load(name), "family", PER_IMPACT))
+
+    def describe(self, name: str) -> str:
+        directory = self.models[name] or DEFAULT_MODEL_DIR
+        return f"{name} ({self.family(name)}, {Path(directory).name})"
+
+
+# ---------------------------------------------------------------------- video -> sound
+def decode(path: str | os.PathLike) -> VideoFrames:
+    """Decode a video the way `synthesize` does (longer side at most 480 px)."""
+    return decode_video(path)
+
+
+def detect(frames: VideoFrames) -> tuple[list[ImpactEvent], MotionTrack]:
+    """The impacts `synthesize` would find, with the striker's motion track (for the plot)."""
+    return detect_impacts(frames, return_track=True)
+
+
+def synthesize(
+    pipe: ImpactPipeline, frames: VideoFrames, times_s: list[float], seed: int
+) -> SynthesisResult:
+    return pipe.synthesize(frames, times=times_s, seed=seed)
+
+
+def speed_at(track: MotionTrack, time_s: float) -> float:
+    """The striker's speed (px/s) at the frame of the motion track nearest to `time_s`."""
+    return float(track.speed_px_s[frame_index_at(track.times_s, time_s)])
+
+
+def write_soundtrack(
+    video: str | os.PathLike, audio: np.ndarray, sample_rate: int, out_dir: Path
+) -> tuple[Path, Path]:
+    """Write out_dir/soundtrack.wav and the video with it (mp4; mkv when mp4 cannot hold the
+    picture's codec). Returns (wav, video)."""
+    wav = write_audio(out_dir / "soundtrack.wav", audio, sample_rate, force=True)
+    try:
+        muxed = mux_audio(video, audio, sample_rate, out_dir / "video.mp4", force=True)
+    except InputError:
+        muxed = mux_audio(video, audio, sample_rate, out_dir / "video.mkv", force=True)
+    return Path(wav), Path(muxed)
+
+
+def bank_materials(pipe: ImpactPipeline) -> list[str]:
+    return remix.bank_materials(pipe.bank)
+
+
+def synthesize_impact(pipe, frames, time_s: float, material: str | None, seed: int):
+    return remix.synthesize_impact(pipe, frames, time_s, material=material, seed=seed)
+
+
+def edit_impact(pipe, sound, edit: ImpactEdit) -> np.ndarray:
+    return remix.edit_impact(pipe, sound, edit)
+
+
+def mix_impacts(clips, times_s, duration_s: float, sample_rate: int):
+    return remix.mix_impacts(clips, times_s, duration_s=duration_s, sample_rate=sample_rate)
+
+
+def demo_scene(out_dir: Path) -> Path:
+    """The demo's SynthHits scene (a stick on metal and wood), silent, written once."""
+    from physfoley.data.synthhits import generate_video
+
+    video = out_dir / "scene_denoised.mp4"
+    if not video.is_file():
+        generate_video(
+            out_dir,
+            "scene",
+            seed=DEMO_SCENE_SEED,
+            seconds=DEMO_SECONDS,
+            materials=DEMO_MATERIALS,
+            mp4_audio=False,
+        )
+    return video
+
+
+# ---------------------------------------------------------------------- sound -> physics
+@dataclass
+class Analysis:
+    """One recording analysed as `physfoley analyze` does.
+
+    clip : np.ndarray[n] the analysed window; cfg : its preset; params : its modes (+ residual);
+    onset_s : where the window starts in the recording (None: the whole recording);
+    document : the JSON of `analyze --json`.
+    """
+
+    clip: np.ndarray
+    cfg: AudioConfig
+    params: ModalParams
+    onset_s: float | None
+    document: dict
+
+
+def analyze_recording(path: str | os.PathLike, preset: str = "paper", residual: bool = False):
+    """Analyse `path` exactly as `physfoley analyze [--residual] --json` does."""
+    clip, cfg, onset_s = load_clip(str(path), preset)
+    params = analyze(clip, cfg.sample_rate, preset=cfg, residual=residual)
+    return Analysis(clip, cfg, params, onset_s, analysis_json(params, cfg, path, onset_s))
+
+
+def edit_recording(analysis: Analysis, edit: ImpactEdit) -> tuple[np.ndarray, ModalParams]:
+    """The edited parameters and their sound at the recording's level, as `physfoley edit`
+    makes it (the level change of `edit` included; limited to 0 dBFS)."""
+    params = analysis.params
+    edited = params.scaled(
+        freq_scale=edit.freq_scale, decay_scale=edit.decay_scale, gain_db=edit.level_db
+    )
+    peak = float(np.asarray(params.input_peak).reshape(-1)[0])
+    wave = resynthesize(edited, level_from=params) * peak
+    top = float(np.abs(wave).max()) if wave.size else 0.0
+    return (wave / top if top > 1.0 else wave).astype(np.float32), edited
+
+
+def write_sound(path: Path, wave: np.ndarray, sample_rate: int) -> Path:
+    return Path(write_audio(path, wave, sample_rate, force=True))
+
+
+def save_params(params: ModalParams, path: Path) -> Path:
+    return Path(params.save(path, force=True))
+
+
+def plot_modes(wave: np.ndarray, params: ModalParams, cfg: AudioConfig, path: Path, title: str):
+    """The figure of `analyze --plot`: spectrogram with the strongest modes, their decays."""
+    from physfoley.audio.plots import plot_modal_analysis
+
+    return plot_modal_analysis(wave, params, cfg, path, title=title, force=True)
+
+
+def strongest_modes(params: ModalParams, top: int) -> list[dict]:
+    """The `top` strongest spectral peaks (freq_hz, power_db, decay_db_per_s, ...)."""
+    return params.modes_table(top, peaks_only=True)
+
+
+def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
+    return load_audio(path)
