@@ -149,3 +149,49 @@ def test_no_file_outside_the_app_can_be_read(served):
         with pytest.raises(urllib.error.HTTPError) as err:
             urllib.request.urlopen(f"{url}gradio_api/file={path}", timeout=10)
         assert err.value.code in (403, 404)
+
+
+def test_demo_scene_is_served_from_the_apps_folder(served):
+    app, _, _ = served
+    video = Path(app.demo_video())
+    assert video.is_file() and app.workspace.root in video.parents
+    assert Path(app.demo_video()) == video  # rendered once
+
+
+def test_one_impact_edited_leaves_the_others_alone(served, gh_demo_dir: Path):
+    from physfoley.web.backend import ImpactEdit
+    from physfoley.web.session import VideoJob
+
+    app, _, _ = served
+    folder = app.workspace.folder("video")
+    job = VideoJob(folder, gh_demo_dir / CLIP, app.shelf.load(""), seed=0)
+    job.run()
+    before = [imp.clip.copy() for imp in job.result.impacts]
+    job.edit(1, ImpactEdit(freq_scale=1.3, decay_scale=0.7, speed_scale=2.0))
+    after = [imp.clip for imp in job.result.impacts]
+    assert not np.allclose(after[1], before[1])
+    np.testing.assert_array_equal(after[0], before[0])
+    np.testing.assert_array_equal(after[2], before[2])
+    assert "f x1.30, d x0.70, +6.0 dB" in job.rows()[1]
+    assert job.document["impacts"][0] == {
+        k: getattr(job.result.impacts[0], k) for k in ("time_s", "neighbour", "neighbour_material")
+    }
+    job.edit(1, ImpactEdit(material="metal"))
+    assert job.result.impacts[1].neighbour_material == "metal"
+    # move, add and delete impact times: the soundtrack is made again at exactly those times
+    job.retime([0.5, 1.0, 1.9, 1.2])
+    assert job.times() == [0.5, 1.0, 1.2, 1.9] and all(e == ImpactEdit() for e in job.edits)
+    assert [row[-1] for row in job.rows()] == ["hand"] * 4
+    job.close()
+    assert not folder.exists()
+
+
+def test_web_command_checks_its_options(capsys):
+    from physfoley.cli import main
+
+    assert main(["web", "--port", "0"]) == 2
+    assert "--port must be between" in capsys.readouterr().err
+    assert main(["web", "--max-upload-mb", "0"]) == 2
+    with pytest.raises(SystemExit):
+        main(["web", "--help"])
+    assert "--share" in capsys.readouterr().out

@@ -152,3 +152,25 @@ def test_synthesize_then_move_one_impacts_slider(browser, url, gh_demo_dir):
             "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True}
         )
         Path(target).write_bytes(base64.b64decode(shot["data"]))
+
+
+def test_sound_tab_analyses_a_recording_and_edits_it(browser, url, hammer_dir):
+    open_page(browser, url)
+    browser.find_element(By.XPATH, "//button[@role='tab'][contains(., 'Sound')]").click()
+    upload_box = browser.find_element(By.CSS_SELECTOR, "#sound-in input[type=file]")
+    upload_box.send_keys(str(hammer_dir / "ceramic.wav"))
+    wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, "#analyze").is_enabled())
+    browser.find_element(By.CSS_SELECTOR, "#analyze").click()
+
+    def edited_url(d):
+        links = d.find_elements(By.CSS_SELECTOR, "#edited a[download]")
+        return links[0].get_attribute("href") if links else None
+
+    first = wait(browser, edited_url)
+    assert browser.find_elements(By.CSS_SELECTOR, "#modes-plot img")
+    slider = browser.find_element(By.CSS_SELECTOR, "#s-decay input[type=range]")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", slider)
+    ActionChains(browser).move_to_element_with_offset(
+        slider, -int(slider.size["width"] * 0.45), 0
+    ).click().perform()
+    wait(browser, lambda d: (u := edited_url(d)) and u != first)

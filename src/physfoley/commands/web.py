@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from physfoley.errors import InputError
@@ -59,6 +60,9 @@ def run(args: argparse.Namespace) -> int:
             raise
         raise InputError("the web app needs Gradio: pip install 'physfoley[web]'") from None
     app = WebApp(WebSettings(model=args.model, max_upload_mb=args.max_upload_mb))
+    # A service manager stops the server with SIGTERM: leave through `finally` as on Ctrl-C,
+    # so that the app's temporary folder goes with it.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     print(f"physfoley web: serving on http://{args.host}:{args.port}", file=sys.stderr)
     try:
         app.launch(host=args.host, port=args.port, share=args.share)

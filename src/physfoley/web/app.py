@@ -249,14 +249,24 @@ class WebApp:
         return str(job.files["plot"]), job.rows(), str(job.files["wav"]), files, job
 
     # ------------------------------------------------------------------ layout
-    def _sliders(self, with_material: bool):
+    def _sliders(self, with_material: bool, prefix: str = ""):
         with gr.Row():
-            freq = gr.Slider(0.5, 2.0, value=1.0, step=0.01, label="frequency x", elem_id="freq")
-            decay = gr.Slider(0.25, 4.0, value=1.0, step=0.01, label="decay x", elem_id="decay")
-            gain = gr.Slider(-24, 12, value=0.0, step=0.5, label="gain (dB)", elem_id="gain")
+            freq = gr.Slider(
+                0.5, 2.0, value=1.0, step=0.01, label="frequency x", elem_id=f"{prefix}freq"
+            )
+            decay = gr.Slider(
+                0.25, 4.0, value=1.0, step=0.01, label="decay x", elem_id=f"{prefix}decay"
+            )
+            gain = gr.Slider(
+                -24, 12, value=0.0, step=0.5, label="gain (dB)", elem_id=f"{prefix}gain"
+            )
         with gr.Row():
-            speed = gr.Slider(0.25, 4.0, value=1.0, step=0.05, label="speed x", elem_id="speed")
-            mass = gr.Slider(0.25, 4.0, value=1.0, step=0.05, label="mass x", elem_id="mass")
+            speed = gr.Slider(
+                0.25, 4.0, value=1.0, step=0.05, label="speed x", elem_id=f"{prefix}speed"
+            )
+            mass = gr.Slider(
+                0.25, 4.0, value=1.0, step=0.05, label="mass x", elem_id=f"{prefix}mass"
+            )
             material = (
                 gr.Dropdown([("as retrieved", "")], value="", label="material of the neighbour")
                 if with_material
@@ -313,7 +323,10 @@ class WebApp:
                 with gr.Row():
                     with gr.Column():
                         audio_in = gr.Audio(
-                            label="Recording (wav, flac, ogg)", type="filepath", sources=["upload"]
+                            label="Recording (wav, flac, ogg)",
+                            type="filepath",
+                            sources=["upload"],
+                            elem_id="sound-in",
                         )
                         preset = gr.Radio(
                             ["paper", "small"], value="paper", label="analysis preset"
@@ -321,15 +334,22 @@ class WebApp:
                         residual = gr.Checkbox(
                             False, label="also fit the residual noise (a few seconds)"
                         )
-                        analyze_btn = gr.Button("Analyze", variant="primary")
+                        analyze_btn = gr.Button("Analyze", variant="primary", elem_id="analyze")
                     with gr.Column():
-                        modes_plot = gr.Image(label="Modes", type="filepath")
-                s_freq, s_decay, s_gain, s_speed, s_mass, _ = self._sliders(with_material=False)
+                        modes_plot = gr.Image(label="Modes", type="filepath", elem_id="modes-plot")
+                s_freq, s_decay, s_gain, s_speed, s_mass, _ = self._sliders(
+                    with_material=False, prefix="s-"
+                )
                 with gr.Row():
-                    edited = gr.Audio(label="Resynthesised (edited)", type="filepath")
+                    edited = gr.Audio(
+                        label="Resynthesised (edited)", type="filepath", elem_id="edited"
+                    )
                     sound_files = gr.File(label="Downloads (wav, npz)", file_count="multiple")
                 modes = gr.Dataframe(
-                    headers=MODE_COLUMNS, label="Strongest modes", interactive=False
+                    headers=MODE_COLUMNS,
+                    label="Strongest modes",
+                    interactive=False,
+                    elem_id="modes",
                 )
                 with gr.Accordion("JSON (as `physfoley analyze --json`)", open=False):
                     modes_json = gr.JSON()

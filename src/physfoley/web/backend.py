@@ -159,6 +159,7 @@ def demo_scene(out_dir: Path) -> Path:
 
     video = out_dir / "scene_denoised.mp4"
     if not video.is_file():
+        out_dir.mkdir(parents=True, exist_ok=True)
         generate_video(
             out_dir,
             "scene",
