@@ -87,18 +87,15 @@ def user_errors(fn):
     return wrapper
 
 
-#: Event options of the views that follow a job (no API, no queue slot of their own needed).
-UI_ONLY = {"api_name": False, "api_visibility": "private"}
-
-
 def _close(job) -> None:
     if job is not None:
         job.close()
 
 
 def _job(**kwargs) -> dict:
-    """Event options of a job: in the one queue; UI-only unless given an api_name."""
-    private = UI_ONLY
+    """Event options: every event in the one queue (the views too: pyplot is not thread-safe);
+    UI-only unless given an api_name."""
+    private = {"api_name": False, "api_visibility": "private"}
     options = {"concurrency_id": JOBS, "concurrency_limit": 1}
     return options | ({"api_visibility": "public"} if "api_name" in kwargs else private) | kwargs
 
@@ -143,7 +140,8 @@ class WebApp:
         path = self.check_upload(video, VIDEO_SUFFIXES, "video")
         pipe = self.shelf.load(model or "")
         _close(job)
-        job = VideoJob(self.workspace.folder("video"), path, pipe, int(seed or 0))
+        label = self.shelf.describe(model or "")
+        job = VideoJob(self.workspace.folder("video"), path, pipe, int(seed or 0), label)
         job.run(lambda fraction, message: progress(fraction, desc=message))
         return str(job.files["wav"]), str(job.files["video"]), job.document, job
 
@@ -177,7 +175,8 @@ class WebApp:
         result, n = job.result, len(job.result.impacts)
         selected = None if not n else min(int(selected or 0), n - 1)
         edit = job.edits[selected] if selected is not None else backend.ImpactEdit()
-        status = f"**{n} impacts** on {result.duration_s:.2f} s of video; seed {job.seed}" + (
+        status = f"**{n} impacts** on {result.duration_s:.2f} s of video; model {job.model}"
+        status += f", seed {job.seed}" + (
             f"; mix scaled by {result.gain:.2f} so that overlapping impacts do not clip."
             if result.normalized
             else "."
@@ -378,17 +377,17 @@ class WebApp:
                 [video_in, model, seed, video_job],
                 made,
                 **_job(api_name="synthesize"),
-            ).success(self.video_views, [video_job], views, **UI_ONLY)
+            ).success(self.video_views, [video_job], views, **_job())
             retime_btn.click(self.retime, [video_job, times], made, **_job()).success(
-                self.video_views, [video_job, impact], views, **UI_ONLY
+                self.video_views, [video_job, impact], views, **_job()
             )
-            impact.input(self.video_views, [video_job, impact], views, **UI_ONLY)
+            impact.input(self.video_views, [video_job, impact], views, **_job())
             for control in sliders[:-1]:
                 control.release(
                     self.edit_impact, [video_job, impact, *sliders], made, **_job()
-                ).success(self.video_views, [video_job, impact], views, **UI_ONLY)
+                ).success(self.video_views, [video_job, impact], views, **_job())
             material.input(self.edit_impact, [video_job, impact, *sliders], made, **_job()).success(
-                self.video_views, [video_job, impact], views, **UI_ONLY
+                self.video_views, [video_job, impact], views, **_job()
             )
             sound_views = [modes_plot, modes, edited, sound_files, sound_job]
             analyze_btn.click(

@@ -22,7 +22,7 @@ from physfoley.commands.demo import DEMO_MATERIALS, DEMO_SCENE_SEED, DEMO_SECOND
 from physfoley.commands.synthesize import parse_times, synthesis_json
 from physfoley.config import AudioConfig
 from physfoley.errors import InputError, PhysfoleyError
-from physfoley.pipeline import DEFAULT_MODEL_DIR, ImpactPipeline, SynthesisResult, decode_video
+from physfoley.pipeline import ImpactPipeline, SynthesisResult, decode_video
 from physfoley.remix import ImpactEdit
 from physfoley.video.io import VideoFrames, frame_index_at
 from physfoley.video.motion import ImpactEvent, MotionTrack, detect_impacts
@@ -98,8 +98,9 @@ class ModelShelf:
         return str(getattr(self.load(name), "family", PER_IMPACT))
 
     def describe(self, name: str) -> str:
-        directory = self.models[name] or DEFAULT_MODEL_DIR
-        return f"{name} ({self.family(name)}, {Path(directory).name})"
+        """'small (per-impact)': the model's name and family."""
+        name = name or self.default
+        return f"{name} ({self.family(name)})"
 
 
 # ---------------------------------------------------------------------- video -> sound

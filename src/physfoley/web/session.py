@@ -77,8 +77,9 @@ def describe_edit(edit: ImpactEdit) -> str:
 class VideoJob:
     """A video given its soundtrack, and every edit made to it since."""
 
-    def __init__(self, folder: Path, video: Path, pipe, seed: int) -> None:
+    def __init__(self, folder: Path, video: Path, pipe, seed: int, model: str = "") -> None:
         self.folder, self.video, self.pipe, self.seed = folder, Path(video), pipe, int(seed)
+        self.model = model  # how the status line names the model
         self.frames = None
         self.events: list = []
         self.track = None
