@@ -15,12 +15,14 @@ from pathlib import Path
 import numpy as np
 
 from physfoley import remix
-from physfoley.audio.io import load_audio, write_audio
+from physfoley.audio.io import write_audio
 from physfoley.audio.modal import ModalParams, analyze, resynthesize
+from physfoley.audio.plots import plot_modal_analysis
 from physfoley.commands.audio import analysis_json, load_clip
 from physfoley.commands.demo import DEMO_MATERIALS, DEMO_SCENE_SEED, DEMO_SECONDS
 from physfoley.commands.synthesize import parse_times, synthesis_json
 from physfoley.config import AudioConfig
+from physfoley.data.synthhits import generate_video
 from physfoley.errors import InputError, PhysfoleyError
 from physfoley.pipeline import ImpactPipeline, SynthesisResult, decode_video
 from physfoley.remix import ImpactEdit
@@ -28,27 +30,13 @@ from physfoley.video.io import VideoFrames, frame_index_at
 from physfoley.video.motion import ImpactEvent, MotionTrack, detect_impacts
 from physfoley.video.mux import mux_audio
 
-__all__ = [
-    "AudioConfig",
-    "ImpactEdit",
-    "ImpactEvent",
-    "InputError",
-    "ModalParams",
-    "MotionTrack",
-    "PhysfoleyError",
-    "SynthesisResult",
-    "VideoFrames",
-    "analysis_json",
-    "parse_times",
-    "synthesis_json",
-]
+#: Library names the app uses as they are (re-exported from here).
+__all__ = ["ImpactEdit", "InputError", "PhysfoleyError", "parse_times", "synthesis_json"]
 
 #: Name of the shipped model in the app's model list.
 SHIPPED_MODEL = "small"
 #: Family of a model directory that does not say (every model before Diff-Foley and PAVAS).
 PER_IMPACT = "per-impact"
-#: Audio files the sound tab reads (what soundfile reads everywhere).
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 
 
 # ---------------------------------------------------------------------- models
@@ -156,8 +144,6 @@ def mix_impacts(clips, times_s, duration_s: float, sample_rate: int):
 
 def demo_scene(out_dir: Path) -> Path:
     """The demo's SynthHits scene (a stick on metal and wood), silent, written once."""
-    from physfoley.data.synthhits import generate_video
-
     video = out_dir / "scene_denoised.mp4"
     if not video.is_file():
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -219,15 +205,9 @@ def save_params(params: ModalParams, path: Path) -> Path:
 
 def plot_modes(wave: np.ndarray, params: ModalParams, cfg: AudioConfig, path: Path, title: str):
     """The figure of `analyze --plot`: spectrogram with the strongest modes, their decays."""
-    from physfoley.audio.plots import plot_modal_analysis
-
     return plot_modal_analysis(wave, params, cfg, path, title=title, force=True)
 
 
 def strongest_modes(params: ModalParams, top: int) -> list[dict]:
     """The `top` strongest spectral peaks (freq_hz, power_db, decay_db_per_s, ...)."""
     return params.modes_table(top, peaks_only=True)
-
-
-def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
-    return load_audio(path)

@@ -46,6 +46,12 @@ def _quiet(fraction: float, message: str) -> None:
     """A progress callback that shows nothing."""
 
 
+def close_job(job) -> None:
+    """Close a session's job (None: nothing to close)."""
+    if job is not None:
+        job.close()
+
+
 class Workspace:
     """The app's temporary folder (under the system's temporary directory), removed by close()."""
 
