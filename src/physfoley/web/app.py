@@ -123,7 +123,12 @@ class WebApp:
     def retime(self, job, text, progress=gr.Progress()):  # noqa: B008 (gradio idiom)
         if job is None:
             raise gr.Error("Synthesize a video first.")
-        times = backend.parse_times(text) or []
+        try:
+            times = backend.parse_times(text) if text and text.strip() else []
+        except backend.InputError:
+            raise gr.Error(
+                f"Impact times are seconds separated by commas, e.g. 0.5, 1.2; got {text!r}"
+            ) from None
         job.retime(times, lambda fraction, message: progress(fraction, desc=message))
         return str(job.files["wav"]), str(job.files["video"]), job.document, job
 

@@ -65,7 +65,9 @@ def physics_sliders(with_material: bool, prefix: str = ""):
 def build_blocks(app) -> gr.Blocks:
     """The page, its events wired to the handlers of `app` (a `physfoley.web.app.WebApp`)."""
     models = [("default", "")] + [(name, name) for name in app.shelf.names]
-    with gr.Blocks(title="physfoley", delete_cache=(CACHE_SWEEP_S, SESSION_TTL_S)) as blocks:
+    with gr.Blocks(
+        title="physfoley", delete_cache=(CACHE_SWEEP_S, SESSION_TTL_S), analytics_enabled=False
+    ) as blocks:
         gr.Markdown(INTRO)
         kw = {"time_to_live": SESSION_TTL_S, "delete_callback": close_job}
         video_job, sound_job = gr.State(None, **kw), gr.State(None, **kw)
