@@ -1,7 +1,7 @@
 """Impact detection quality: precision / recall / F1 on real Greatest Hits clips and SynthHits.
 
     .venv/bin/python benchmarks/eval_detect.py --gh ../shared/data/greatest-hits-demo
-    .venv/bin/python benchmarks/eval_detect.py --synth /work/data/synthhits_v1 [--max-videos N]
+    .venv/bin/python benchmarks/eval_detect.py --synth data/synthhits_v1 [--max-videos N]
     ... --method tip   (the striker-tip tracker instead of the default optical-flow detector)
     ... --gh ../shared/data/greatest-hits-demo --gh-visual benchmarks/data/gh_visual_contacts.json
 

@@ -5,8 +5,11 @@ or of the clip's own material ("oracle material, random instance"), three draws 
 Both go through `physfoley eval --generated`, and the script prints the two tables. A trained
 model should land between the rows; the gap says how much the visual/physics conditioning adds.
 
-    .venv/bin/python benchmarks/eval_reference_rows.py --data /work/data/prepared_small \
-        --classifier /work/models/eval_classifier --out-dir /tmp/eval_reference
+    .venv/bin/python benchmarks/eval_reference_rows.py --data data/prepared_small \
+        --classifier runs/eval_classifier --out-dir runs/eval_reference
+
+Paths are relative to the repository root (docs/RESULTS.md makes them); the defaults are the
+folders of docs/results/evaluation.md.
 """
 
 from __future__ import annotations
@@ -42,9 +45,11 @@ def make_npz(data: PreparedData, out_dir: Path, seeds: int = 3) -> dict[str, Pat
 
 def run() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", required=True)
-    parser.add_argument("--classifier", required=True)
-    parser.add_argument("--out-dir", required=True)
+    parser.add_argument("--data", default="data/prepared_small", help="(default: %(default)s)")
+    parser.add_argument(
+        "--classifier", default="runs/eval_classifier", help="(default: %(default)s)"
+    )
+    parser.add_argument("--out-dir", default="runs/eval_reference", help="(default: %(default)s)")
     args = parser.parse_args()
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -28,7 +28,10 @@ DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument(
+        "--data", type=Path, default=DEFAULT_DATA,
+        help="folder of .wav recordings (default: ../shared/data/diffimpact-hammer beside the checkout)",
+    )  # fmt: skip
     parser.add_argument("--steps", type=int, default=60, help="residual fit steps")
     parser.add_argument("--preset", default="paper")
     args = parser.parse_args()

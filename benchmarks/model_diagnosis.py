@@ -14,6 +14,8 @@ and the real test clips. Also reports how often retrieval lends the right materi
         [--modes retrieved,oracle,same-mat,nn-real] [--guidance 1,2] [--seeds 0,1,2]
 
 Prints one line per (mode, guidance, seed) and a summary table (mean ± std over seeds).
+Defaults (relative to the repository root, made by docs/RESULTS.md): --model the shipped model,
+--data data/prepared_small_regen, --classifier runs/eval_classifier_regen.
 """
 
 from __future__ import annotations
@@ -29,10 +31,18 @@ import torch
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--model", required=True)
-    p.add_argument("--data", required=True, help="prepared folder with the evaluated split")
+    p.add_argument(
+        "--model", default="src/physfoley/assets/models/small", help="(default: %(default)s)"
+    )
+    p.add_argument(
+        "--data",
+        default="data/prepared_small_regen",
+        help="prepared folder with the evaluated split (default: %(default)s)",
+    )
     p.add_argument("--train-data", help="prepared folder the bank was built from (for nn-real)")
-    p.add_argument("--classifier", required=True)
+    p.add_argument(
+        "--classifier", default="runs/eval_classifier_regen", help="(default: %(default)s)"
+    )
     p.add_argument("--residual", help="residual run dir: fit the oracle's band parameters with it")
     p.add_argument("--split", default="test")
     p.add_argument("--modes", default="retrieved,oracle,same-mat,nn-real")

@@ -15,6 +15,9 @@ OUT/runs/<method>_s<seed>.json; finished runs are reused when the script is star
 (resumable per run). Then OUT/tables.json + OUT/tables.md (Tables 1 and 3, the Fig. 5
 numbers, n and seeds) and the Fig. 5 plots (OUT/eval_fig5a.png, OUT/eval_fig5b.png; copied to
 `--img-dir` when given). `--quick` shrinks everything (a few steps, a few clips) for the test.
+Defaults (relative to the repository root, made by docs/RESULTS.md section 5): DATA
+data/prepared_small_regen, --visual runs/v3/visual, --classifier runs/eval_classifier_regen,
+--out runs/tables.
 """
 
 from __future__ import annotations
@@ -43,10 +46,27 @@ def parse_args(argv=None) -> argparse.Namespace:
     from physfoley.evaluation.baselines import METHODS
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("data", help="prepared `small` folder (with band parameters)")
-    p.add_argument("--visual", required=True, help="finished visual stage folder (shared features)")
-    p.add_argument("--classifier", required=True, help="evaluation classifier folder")
-    p.add_argument("--out", required=True, help="output folder (runs/, tables, plots)")
+    p.add_argument(
+        "data",
+        nargs="?",
+        default="data/prepared_small_regen",
+        help="prepared `small` folder (with band parameters; default: %(default)s)",
+    )
+    p.add_argument(
+        "--visual",
+        default="runs/v3/visual",
+        help="finished visual stage folder (shared features; default: %(default)s)",
+    )
+    p.add_argument(
+        "--classifier",
+        default="runs/eval_classifier_regen",
+        help="evaluation classifier folder (default: %(default)s)",
+    )
+    p.add_argument(
+        "--out",
+        default="runs/tables",
+        help="output folder (runs/, tables, plots; default: %(default)s)",
+    )
     p.add_argument("--steps", type=int, default=2500, help="training steps per method")
     p.add_argument("--batch-size", type=int, default=24)
     p.add_argument("--sample-steps", type=int, default=100, help="ancestral sampling steps")
