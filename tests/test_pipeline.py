@@ -145,13 +145,12 @@ def test_neighbours_come_from_the_bank_by_visual_latent(tiny_model_dir, video):
     pipe = ImpactPipeline.from_pretrained(tiny_model_dir)
     frames = read_video(video)
     result = pipe.synthesize(frames, times=[0.5, 1.0], seed=0)
-    from physfoley.data.prepare import onset_windows
-    from physfoley.pipeline import _resize_frames
+    from physfoley.video.windows import onset_windows, resize_frames
 
     _, idx, _ = onset_windows(frames.times_s, np.array([0.5, 1.0]))
     with torch.no_grad():
         nu = pipe.model.visual_latent(
-            torch.from_numpy(_resize_frames(frames.frames[idx], pipe.image_size))
+            torch.from_numpy(resize_frames(frames.frames[idx], pipe.image_size))
         )
     dist = np.linalg.norm(pipe.bank.keys[None] - nu.numpy()[:, None], axis=-1)
     want = pipe.bank.clip_ids[dist.argmin(1)].tolist()
