@@ -215,8 +215,9 @@ def test_build_physics_bank_from_a_prepared_training_split(tmp_path):
     import torch
     from gh_layout import make_video as make_gh_video
 
+    from physfoley.data.clips import PrepareOptions
     from physfoley.data.datasets import PreparedData
-    from physfoley.data.prepare import PrepareOptions, add_arrays, prepare_dataset
+    from physfoley.data.prepare import add_arrays, prepare_dataset
     from physfoley.errors import ModelError
     from physfoley.models import factory
     from physfoley.pipeline import PHYSICS_FIELDS, build_physics_bank

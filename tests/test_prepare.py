@@ -15,15 +15,12 @@ from gh_layout import make_video
 
 from physfoley.cli import main
 from physfoley.config import get_preset
+from physfoley.data.clips import PrepareOptions, cut_clips
 from physfoley.data.datasets import ImpactClipDataset, PreparedData
-from physfoley.data.prepare import (
-    PrepareOptions,
-    cut_clips,
-    onset_windows,
-    prepare_dataset,
-    split_videos,
-)
+from physfoley.data.parts import split_videos
+from physfoley.data.prepare import prepare_dataset
 from physfoley.errors import InputError
+from physfoley.video.windows import onset_windows
 
 pytest.importorskip("physfoley.audio.modal")
 

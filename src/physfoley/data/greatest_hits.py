@@ -3,7 +3,7 @@
 Per video NAME a folder holds `NAME_denoised.mp4`, `NAME_times.txt` (one hit per line:
 `time material action reaction`, space-separated) and usually `NAME_denoised.wav`; without
 the wav the sound is read from the mp4's audio track. SynthHits adds `NAME_physics.json`.
-This module only reads; `physfoley.data.prepare` cuts clips from what it returns.
+This module only reads; `physfoley.data.clips` cuts clips from what it returns.
 """
 
 from __future__ import annotations
