@@ -12,11 +12,13 @@ by clip. A video whose files cannot be read is reported by name, skipped and cou
 from __future__ import annotations
 
 import json
+import multiprocessing as mp
 import os
 import shutil
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,7 @@ from physfoley.data.parts import (
     write_part,
 )
 from physfoley.errors import InputError, PhysfoleyError
+from physfoley.numba_cache import warm
 
 
 def _worker_init() -> None:
@@ -129,14 +132,39 @@ def prepare_dataset(
             todo.append(entry)
     if on_start:
         on_start(len(entries), len(cached))
-    results = []
     tasks = [(entry, options, str(out_dir), fingerprint) for entry in todo]
+    results = _run_videos(tasks, workers=workers, processes=processes, on_video=on_video)
+    failed = sorted((r for r in results if not r["ok"]), key=lambda r: r["name"])
+    done = sorted(cached + [r["name"] for r in results if r["ok"]])
+    assembly = assemble(out_dir, done, options)
+    summary = {
+        "root": str(root),
+        "out": str(out_dir),
+        "preset": options.config.name,
+        "videos_found": len(entries),
+        "videos_prepared": len(done),
+        "videos_new": len(done) - len(cached),
+        "videos_cached": len(cached),
+        "videos_failed": len(failed),
+        "failed": [{"video": r["name"], "error": r["error"]} for r in failed],
+        **_clip_counts(out_dir, done, options, assembly, results, started),
+    }
+    write_text_atomic(out_dir / "summary.json", json.dumps(summary, indent=2) + "\n", force=True)
+    return summary
+
+
+def _run_videos(
+    tasks: list[tuple[VideoEntry, PrepareOptions, str, str]],
+    *,
+    workers: int,
+    processes: bool,
+    on_video: Callable[[dict[str, Any]], None] | None,
+) -> list[dict[str, Any]]:
+    """Run `_run_one` on every task (in this thread, in threads or in spawned processes);
+    returns the results in the order they finished, each also passed to `on_video`."""
+    results = []
     if workers > 1 and len(tasks) > 1:
         if processes:
-            import multiprocessing as mp
-
-            from physfoley.numba_cache import warm
-
             warm()  # numba's cache is unsafe for concurrent first compiles
             # spawn: safe with torch/OpenMP state in the parent; each worker pays the imports
             pool_cm = mp.get_context("spawn").Pool(
@@ -148,8 +176,6 @@ def prepare_dataset(
                     if on_video:
                         on_video({**result, "cached": False})
         else:
-            from concurrent.futures import ThreadPoolExecutor, as_completed
-
             # threads: video decoding (PyAV), resizing (OpenCV), resampling (soxr) and the
             # modal analysis (torch) release the GIL, and nothing is imported twice
             with ThreadPoolExecutor(min(workers, len(tasks))) as pool:
@@ -165,25 +191,25 @@ def prepare_dataset(
             results.append(result)
             if on_video:
                 on_video({**result, "cached": False})
-    failed = sorted((r for r in results if not r["ok"]), key=lambda r: r["name"])
-    done = sorted(cached + [r["name"] for r in results if r["ok"]])
-    assembly = assemble(out_dir, done, options)
+    return results
+
+
+def _clip_counts(
+    out_dir: Path,
+    done: list[str],
+    options: PrepareOptions,
+    assembly: dict[str, Any],
+    results: list[dict[str, Any]],
+    started: float,
+) -> dict[str, Any]:
+    """The summary's counts of hits and clips (from the parts' stats and the new index)."""
     stats: Counter[str] = Counter()
     for name in done:
         stats.update((read_part_header(part_path(out_dir, name)) or {}).get("stats", {}))
     rows = read_index(out_dir / "index.csv")
     elapsed = time.perf_counter() - started
     new_clips = sum(r.get("clips", 0) for r in results if r["ok"])
-    summary = {
-        "root": str(root),
-        "out": str(out_dir),
-        "preset": options.config.name,
-        "videos_found": len(entries),
-        "videos_prepared": len(done),
-        "videos_new": len(done) - len(cached),
-        "videos_cached": len(cached),
-        "videos_failed": len(failed),
-        "failed": [{"video": r["name"], "error": r["error"]} for r in failed],
+    return {
         "annotations": stats.get("annotations", 0),
         "clips": assembly["num_clips"],
         "clips_new": new_clips,
@@ -212,8 +238,6 @@ def prepare_dataset(
         "seconds": round(elapsed, 3),
         "new_clips_per_s": round(new_clips / elapsed, 2) if elapsed > 0 and new_clips else 0.0,
     }
-    write_text_atomic(out_dir / "summary.json", json.dumps(summary, indent=2) + "\n", force=True)
-    return summary
 
 
 def add_arrays(out_dir: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
