@@ -21,9 +21,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from physfoley.data.clips import PrepareOptions, cut_clips, modal_arrays
 from physfoley.data.datasets import ImpactClipDataset
 from physfoley.data.greatest_hits import MATERIALS, discover_videos, read_audio
-from physfoley.data.prepare import PrepareOptions, cut_clips, modal_arrays, prepare_dataset
+from physfoley.data.prepare import prepare_dataset
 
 
 def make_layout(root: Path, videos: int, seconds: float, hits: int, seed: int = 0) -> None:

@@ -32,8 +32,9 @@ from scipy.optimize import linear_sum_assignment
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from physfoley.video.io import frame_index_at, read_video  # noqa: E402
-from physfoley.video.motion import detect_impacts  # noqa: E402
+from physfoley.video.events import detect_impacts  # noqa: E402
+from physfoley.video.io import read_video  # noqa: E402
+from physfoley.video.windows import frame_index_at  # noqa: E402
 
 
 def match(pred: np.ndarray, truth: np.ndarray, tol: int) -> list[tuple[int, int]]:

@@ -145,13 +145,12 @@ def test_neighbours_come_from_the_bank_by_visual_latent(tiny_model_dir, video):
     pipe = ImpactPipeline.from_pretrained(tiny_model_dir)
     frames = read_video(video)
     result = pipe.synthesize(frames, times=[0.5, 1.0], seed=0)
-    from physfoley.data.prepare import onset_windows
-    from physfoley.pipeline import _resize_frames
+    from physfoley.video.windows import onset_windows, resize_frames
 
     _, idx, _ = onset_windows(frames.times_s, np.array([0.5, 1.0]))
     with torch.no_grad():
         nu = pipe.model.visual_latent(
-            torch.from_numpy(_resize_frames(frames.frames[idx], pipe.image_size))
+            torch.from_numpy(resize_frames(frames.frames[idx], pipe.image_size))
         )
     dist = np.linalg.norm(pipe.bank.keys[None] - nu.numpy()[:, None], axis=-1)
     want = pipe.bank.clip_ids[dist.argmin(1)].tolist()
@@ -216,8 +215,9 @@ def test_build_physics_bank_from_a_prepared_training_split(tmp_path):
     import torch
     from gh_layout import make_video as make_gh_video
 
+    from physfoley.data.clips import PrepareOptions
     from physfoley.data.datasets import PreparedData
-    from physfoley.data.prepare import PrepareOptions, add_arrays, prepare_dataset
+    from physfoley.data.prepare import add_arrays, prepare_dataset
     from physfoley.errors import ModelError
     from physfoley.models import factory
     from physfoley.pipeline import PHYSICS_FIELDS, build_physics_bank

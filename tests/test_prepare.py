@@ -15,15 +15,12 @@ from gh_layout import make_video
 
 from physfoley.cli import main
 from physfoley.config import get_preset
+from physfoley.data.clips import PrepareOptions, cut_clips
 from physfoley.data.datasets import ImpactClipDataset, PreparedData
-from physfoley.data.prepare import (
-    PrepareOptions,
-    cut_clips,
-    onset_windows,
-    prepare_dataset,
-    split_videos,
-)
+from physfoley.data.parts import split_videos
+from physfoley.data.prepare import prepare_dataset
 from physfoley.errors import InputError
+from physfoley.video.windows import frame_index_at, onset_windows
 
 pytest.importorskip("physfoley.audio.modal")
 
@@ -88,6 +85,20 @@ def test_onset_windows_use_real_frame_times():
     times = np.array([0.0, 0.1, 0.15, 0.5, 0.55, 1.0])
     onset, _, _ = onset_windows(times, np.array([0.12, 0.3, 0.52, 0.9]), 4)
     assert onset.tolist() == [1, 2, 3, 5]
+
+
+def test_frame_index_at_is_the_nearest_frame_everywhere():
+    """The one nearest-frame helper: onset frames, detected impacts and annotated frames all
+    use it; for one time or many it is argmin |times - t|, ties and repeated frame times going
+    to the earliest frame, times outside the video to its first or last frame."""
+    times = np.array([0.0, 0.1, 0.2, 0.2, 0.3, 0.5])
+    queries = np.array([-1.0, 0.0, 0.05, 0.12, 0.2, 0.21, 0.26, 0.4, 0.45, 9.0])
+    want = [int(np.argmin(np.abs(times - q))) for q in queries]
+    assert frame_index_at(times, queries).tolist() == want
+    assert [frame_index_at(times, float(q)) for q in queries] == want
+    assert isinstance(frame_index_at(times, 0.3), int)
+    onset, _, _ = onset_windows(times, queries, 4)
+    assert onset.tolist() == want
 
 
 def test_cut_clips_start_at_time_and_zero_pad():

@@ -18,8 +18,8 @@ _LAZY = {
     "analyze": "physfoley.audio.modal",
     "resynthesize": "physfoley.audio.modal",
     "ModalParams": "physfoley.audio.modal",
-    "detect_impacts": "physfoley.video.motion",
-    "ImpactEvent": "physfoley.video.motion",
+    "detect_impacts": "physfoley.video.events",
+    "ImpactEvent": "physfoley.video.events",
     "ImpactPipeline": "physfoley.pipeline",
     "get_preset": "physfoley.config",
 }

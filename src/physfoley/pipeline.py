@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from physfoley.data.prepare import onset_windows
 from physfoley.errors import InputError, ModelError
 from physfoley.retrieval import PhysicsBank
 from physfoley.video.io import VideoFrames, read_video
+from physfoley.video.windows import onset_windows, resize_frames
 
 #: The shipped default model (trained on SynthHits with the `small` preset).
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "assets" / "models" / "small"
@@ -115,17 +115,6 @@ def mix_without_clipping(timeline: np.ndarray, peak: float = MIX_PEAK) -> tuple[
         return timeline, 1.0
     gain = peak / top
     return (timeline * gain).astype(np.float32), gain
-
-
-def _resize_frames(frames: np.ndarray, size: int) -> np.ndarray:
-    """frames [..., H, W, 3] uint8 -> [..., size, size, 3] (OpenCV INTER_AREA, as read_video)."""
-    import cv2
-
-    if frames.shape[-3:-1] == (size, size):
-        return frames
-    flat = frames.reshape(-1, *frames.shape[-3:])
-    out = np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in flat])
-    return out.reshape(*frames.shape[:-3], size, size, 3)
 
 
 def decode_video(path: str | os.PathLike, *, max_side: int = MAX_DECODE_SIDE) -> VideoFrames:
@@ -299,7 +288,7 @@ class ImpactPipeline:
             seed = int(np.random.SeedSequence().entropy % 2**31)
         duration = float(frames.duration_s)
         if times is None:
-            from physfoley.video.motion import detect_impacts
+            from physfoley.video.events import detect_impacts
 
             times_s = np.asarray([ev.time_s for ev in detect_impacts(frames)], dtype=np.float64)
         else:
@@ -320,7 +309,7 @@ class ImpactPipeline:
             # The same windows as the training data (prepare.onset_windows): nearest frame to
             # each time, onset - 11 ... onset + 10, edge frames repeated.
             onset, idx, _ = onset_windows(frames.times_s, times_s, self.frames_per_window)
-            windows = _resize_frames(frames.frames[idx], self.image_size)
+            windows = resize_frames(frames.frames[idx], self.image_size)
             nu, key = self.encode_windows_and_keys(windows)
             found = self.bank.lookup(key.float().cpu().numpy(), k=1)
             physics = {k: v for k, v in found.values.items() if k in PHYSICS_FIELDS}

@@ -56,7 +56,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from physfoley.data.prepare import PrepareOptions, prepare_dataset
+    from physfoley.data.clips import PrepareOptions
+    from physfoley.data.prepare import prepare_dataset
     from physfoley.errors import InputError
 
     if args.workers < 1:
