@@ -43,13 +43,13 @@ from physfoley.data.datasets import (
     read_index,
 )
 from physfoley.data.greatest_hits import (
-    MATERIALS,
     VideoEntry,
     discover_videos,
     read_audio,
     read_times,
 )
 from physfoley.errors import InputError, PhysfoleyError
+from physfoley.materials import MATERIALS
 
 PARTS_DIR = ".parts"
 PART_VERSION = 1
