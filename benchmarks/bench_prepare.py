@@ -22,8 +22,9 @@ import numpy as np
 import soundfile as sf
 
 from physfoley.data.datasets import ImpactClipDataset
-from physfoley.data.greatest_hits import MATERIALS, discover_videos, read_audio
+from physfoley.data.greatest_hits import discover_videos, read_audio
 from physfoley.data.prepare import PrepareOptions, cut_clips, modal_arrays, prepare_dataset
+from physfoley.materials import MATERIALS
 
 
 def make_layout(root: Path, videos: int, seconds: float, hits: int, seed: int = 0) -> None:

@@ -12,7 +12,6 @@ import torch
 
 from physfoley.cli import main
 from physfoley.config import get_preset
-from physfoley.data.greatest_hits import MATERIALS as GH_MATERIALS
 from physfoley.errors import InputError, ModelError
 from physfoley.evaluation import report as R
 from physfoley.evaluation.classifier import (
@@ -25,6 +24,7 @@ from physfoley.evaluation.classifier import (
     waves_to_spectrograms,
 )
 from physfoley.evaluation.runner import score_generated, summarize_runs
+from physfoley.materials import MATERIALS as GH_MATERIALS
 
 MATERIALS = list(GH_MATERIALS)
 # Four materials, each a distinct set of modes (Hz) and decay time: learnable from the spectrogram.

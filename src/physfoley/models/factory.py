@@ -24,7 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from physfoley.config import PRESETS, AudioConfig, apply_overrides
-from physfoley.data.greatest_hits import MATERIALS  # the paper's ten, in its order
+from physfoley.materials import MATERIALS  # the paper's ten, in its order
 from physfoley.errors import InputError, ModelError, OutputExistsError
 from physfoley.models.dit import FrameDiT
 from physfoley.models.physics_encoder import PhysicsEncoder
