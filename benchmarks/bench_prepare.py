@@ -82,7 +82,7 @@ def stage_times(root: Path, options: PrepareOptions) -> dict[str, float]:
     wave, _ = read_audio(entry, cfg.sample_rate)
     out["audio read+resample"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    read_video(entry.video_path, size=cfg.image_size)
+    read_video(entry.video_path, size=options.video.image_size)
     out["video decode+resize"] = time.perf_counter() - t0
     waves, _ = cut_clips(wave, cfg.sample_rate, times, cfg.num_samples)
     t0 = time.perf_counter()

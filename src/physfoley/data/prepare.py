@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from physfoley.atomic import atomic_path, write_text_atomic
-from physfoley.config import AudioConfig, get_preset
+from physfoley.config import AudioConfig, VideoConfig, get_preset, get_video_preset
 from physfoley.data.datasets import (
     FORMAT_NAME,
     FORMAT_VERSION,
@@ -79,6 +79,16 @@ class PrepareOptions:
     def config(self) -> AudioConfig:
         return get_preset(self.preset)
 
+    @property
+    def video(self) -> VideoConfig:
+        """Frames per window and frame size: the video preset named as the audio preset."""
+        return get_video_preset(self.config.name)
+
+    @property
+    def preset_dict(self) -> dict[str, Any]:
+        """Audio and video settings in one mapping, as meta.json and the part keys store them."""
+        return {**self.config.to_dict(), **self.video.to_dict()}
+
     def validate(self) -> None:
         unknown = [m for m in self.materials if m not in MATERIALS]
         if unknown:
@@ -93,7 +103,7 @@ class PrepareOptions:
     def fingerprint(self) -> str:
         """Hash of everything that changes a video's cached part (not the split)."""
         key = {
-            "preset": self.config.to_dict(),
+            "preset": self.preset_dict,
             "materials": sorted(self.materials),
             "actions": sorted(self.actions),
             "reactions": sorted(self.reactions),
@@ -202,7 +212,7 @@ def prepare_video(entry: VideoEntry, options: PrepareOptions) -> VideoClips:
             stats["filtered_reaction"] += 1
         else:
             kept.append(ann)
-    f, s, k = cfg.frames_per_window, cfg.image_size, cfg.num_freqs
+    f, s, k = options.video.frames_per_window, options.video.image_size, cfg.num_freqs
     empty = VideoClips(
         entry.name,
         np.zeros((0, cfg.num_samples), np.float32),
@@ -228,7 +238,7 @@ def prepare_video(entry: VideoEntry, options: PrepareOptions) -> VideoClips:
     times, waves, audio_padded = times[audible], waves[audible], audio_padded[audible]
     if not kept:
         return VideoClips(**{**empty.__dict__, "stats": dict(stats)})
-    video = read_video(entry.video_path, size=cfg.image_size)
+    video = read_video(entry.video_path, size=s)
     onset, window, window_padded = onset_windows(video.times_s, times, f)
     stats["outside_video"] = int((times > video.times_s[-1] + 1.0 / max(video.fps, 1.0)).sum())
     frames = video.frames[window]  # [B, F, S, S, 3]
@@ -360,7 +370,7 @@ def assemble(out_dir: Path, names: list[str], options: PrepareOptions) -> dict[s
     removed first and written last, so a folder with meta.json is always complete.
     Returns {"rewritten": bool, "num_clips": N, "stale_removed": [...]}.
     """
-    cfg = options.config
+    cfg, video = options.config, options.video
     material_ids = {m: i for i, m in enumerate(MATERIALS)}
     splits = split_videos(names, options.test_fraction, options.seed)
     headers = {name: _read_part_header(part_path(out_dir, name)) for name in names}
@@ -396,7 +406,7 @@ def assemble(out_dir: Path, names: list[str], options: PrepareOptions) -> dict[s
             meta_path.unlink()
         shapes = {
             "waves": ((cfg.num_samples,), np.float32),
-            "frames": ((cfg.frames_per_window, cfg.image_size, cfg.image_size, 3), np.uint8),
+            "frames": ((video.frames_per_window, video.image_size, video.image_size, 3), np.uint8),
             **{n: ((cfg.num_freqs,), np.float32) for n in MODAL_ARRAYS},
         }
         for array_name, (shape, dtype) in shapes.items():
@@ -423,11 +433,11 @@ def assemble(out_dir: Path, names: list[str], options: PrepareOptions) -> dict[s
     meta = {
         "format": FORMAT_NAME,
         "version": FORMAT_VERSION,
-        "preset": cfg.to_dict(),
+        "preset": options.preset_dict,
         "materials": list(MATERIALS),
         "num_clips": num_clips,
-        "frames_per_window": cfg.frames_per_window,
-        "image_size": cfg.image_size,
+        "frames_per_window": video.frames_per_window,
+        "image_size": video.image_size,
         "sample_rate": cfg.sample_rate,
         "num_samples": cfg.num_samples,
         "num_modes": cfg.num_freqs,
