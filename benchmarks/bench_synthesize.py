@@ -85,12 +85,8 @@ def _median_time(fn, repeats: int) -> float:
 def _stage_times(pipe, frames, times: list[float]) -> dict[str, float]:
     """Seconds spent in each stage of one batched synthesis of `times` (decoded frames given)."""
     from physfoley.data.prepare import onset_windows
-    from physfoley.pipeline import (
-        PHYSICS_FIELDS,
-        _resize_frames,
-        mix_without_clipping,
-        place_on_timeline,
-    )
+    from physfoley.pipeline import PHYSICS_FIELDS, mix_without_clipping, place_on_timeline
+    from physfoley.video.windows import resize_frames
 
     out: dict[str, float] = {}
     clock = time.perf_counter()
@@ -102,7 +98,7 @@ def _stage_times(pipe, frames, times: list[float]) -> dict[str, float]:
         clock = now
 
     _, idx, _ = onset_windows(frames.times_s, np.asarray(times))
-    windows = _resize_frames(frames.frames[idx], pipe.image_size)
+    windows = resize_frames(frames.frames[idx], pipe.image_size)
     lap("windows")
     nu, key = pipe.encode_windows_and_keys(windows)
     lap("visual encoder")

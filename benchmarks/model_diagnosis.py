@@ -51,7 +51,8 @@ def main() -> None:
     from physfoley.evaluation.classifier import load_eval_classifier, waves_to_spectrograms
     from physfoley.evaluation.metrics import recognition_ratio_ci
     from physfoley.evaluation.runner import score_generated, summarize_runs
-    from physfoley.pipeline import PHYSICS_FIELDS, ImpactPipeline, _resize_frames
+    from physfoley.pipeline import PHYSICS_FIELDS, ImpactPipeline
+    from physfoley.video.windows import resize_frames
 
     pipe = ImpactPipeline.from_pretrained(a.model, device=a.device)
     audio = pipe.audio
@@ -67,7 +68,7 @@ def main() -> None:
     for s in range(0, rows.size, a.batch_size):
         w = np.asarray(data.arrays["frames"][rows[s : s + a.batch_size]])
         if w.shape[-2] != pipe.image_size:
-            w = _resize_frames(w, pipe.image_size)
+            w = resize_frames(w, pipe.image_size)
         nu_b, key_b = pipe.encode_windows_and_keys(w)
         nus.append(nu_b.float())
         keys_q.append(key_b.float())

@@ -28,6 +28,7 @@ from physfoley.config import AudioConfig, ModelConfig
 from physfoley.diffusion import samplers
 from physfoley.errors import InputError, ModelError
 from physfoley.model_dir import load_model_dir
+from physfoley.models.factory import ImpactDiffusionModel
 from physfoley.retrieval import PhysicsBank
 from physfoley.video.events import ImpactEvent, detect_impacts
 from physfoley.video.io import VideoFrames, read_video
@@ -136,7 +137,12 @@ class ImpactPipeline:
     """A trained model + its physics bank, ready to give a video its impact sounds."""
 
     def __init__(
-        self, model, config: ModelConfig, bank: PhysicsBank, *, device: str | torch.device = "cpu"
+        self,
+        model: ImpactDiffusionModel,
+        config: ModelConfig,
+        bank: PhysicsBank,
+        *,
+        device: str | torch.device = "cpu",
     ) -> None:
         self.model = model.to(device).eval()
         self.config = config

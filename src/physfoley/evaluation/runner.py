@@ -126,7 +126,8 @@ def generate_clip_spectrograms(
 
     Returns (Tensor[N, F, T] in [-1, 1], the retrieved neighbour clip ids [N]).
     """
-    from physfoley.pipeline import PHYSICS_FIELDS, _resize_frames
+    from physfoley.pipeline import PHYSICS_FIELDS
+    from physfoley.video.windows import resize_frames
 
     rows = np.arange(int(windows.shape[0])) if rows is None else np.asarray(rows, dtype=np.int64)
     n = int(rows.size)
@@ -137,7 +138,7 @@ def generate_clip_spectrograms(
     for b, start in enumerate(range(0, n, batch_size)):
         batch = np.asarray(windows[rows[start : start + batch_size]])
         if batch.shape[-2] != pipeline.image_size:
-            batch = _resize_frames(batch, pipeline.image_size)
+            batch = resize_frames(batch, pipeline.image_size)
         nu, key = pipeline.encode_windows_and_keys(batch)
         found = pipeline.bank.lookup(key.float().cpu().numpy(), k=1)
         physics = {k: v for k, v in found.values.items() if k in PHYSICS_FIELDS}
