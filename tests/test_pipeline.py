@@ -164,12 +164,20 @@ def test_detected_impact_events_are_kept_in_the_result(tiny_model_dir, video, mo
 
     events = [
         ImpactEvent(
-            time_s=t, frame=round(t * 25), confidence=0.9, x=10.0, y=20.0,
-            speed_before_px_s=300.0, speed_after_px_s=20.0, speed_before_m_s=1.5,
-            speed_after_m_s=0.1, mass_kg=0.2, kinetic_energy_change_j=0.224,
+            time_s=t,
+            frame=round(t * 25),
+            confidence=0.9,
+            x=10.0,
+            y=20.0,
+            speed_before_px_s=300.0,
+            speed_after_px_s=20.0,
+            speed_before_m_s=1.5,
+            speed_after_m_s=0.1,
+            mass_kg=0.2,
+            kinetic_energy_change_j=0.224,
         )
         for t in (0.4, 1.2)
-    ]  # fmt: skip
+    ]
     monkeypatch.setattr(pipeline, "detect_impacts", lambda frames: list(events))
     pipe = pipeline.ImpactPipeline.from_pretrained(tiny_model_dir)
     result = pipe.synthesize(video, seed=0)
