@@ -26,15 +26,16 @@ import torch
 
 def _random_model_dir(out: Path, bank_size: int = 2000) -> Path:
     """The default small architecture, untrained, with a random bank (for timing only)."""
+    from physfoley.model_dir import save_model_dir
     from physfoley.models import factory
     from physfoley.retrieval import PhysicsBank
 
     torch.manual_seed(0)
     model = factory.build_model("small").eval()
-    audio = model.cfg.audio
+    audio, video = model.cfg.audio, model.cfg.video
     rng = np.random.default_rng(0)
-    size = audio.image_size
-    frames = rng.integers(0, 256, (2, audio.frames_per_window, size, size, 3), dtype=np.uint8)
+    size = video.image_size
+    frames = rng.integers(0, 256, (2, video.frames_per_window, size, size, 3), dtype=np.uint8)
     with torch.no_grad():
         dim = model.visual_latent(torch.from_numpy(frames)).shape[-1]
     k, m = audio.num_freqs, audio.num_bands
@@ -51,7 +52,7 @@ def _random_model_dir(out: Path, bank_size: int = 2000) -> Path:
         clip_ids=[f"random:{i}" for i in range(bank_size)],
         materials=["wood"] * bank_size,
     )
-    return factory.save_model_dir(out, model, before_commit=bank.save)
+    return save_model_dir(out, model, before_commit=bank.save)
 
 
 def _make_video(

@@ -27,7 +27,7 @@ from physfoley.audio.residual import ResidualSynth
 from physfoley.audio.spectrogram import log_spectrogram, peak_normalize
 from physfoley.data.datasets import PreparedData
 from physfoley.diffusion.samplers import sample
-from physfoley.models.factory import load_model_dir
+from physfoley.model_dir import load_model_dir
 from physfoley.retrieval import PhysicsBank
 from physfoley.training.visual import evaluate_visual
 

@@ -23,13 +23,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from physfoley.config import config_from_dict
 from physfoley.data.datasets import PreparedData
-from physfoley.models.factory import (
-    build_visual_encoder,
-    config_from_dict,
-    load_model_dir,
-    window_view,
-)
+from physfoley.model_dir import load_model_dir
+from physfoley.models.factory import build_visual_encoder, window_view
 from physfoley.models.visual_encoder import contact_point, segment_indices
 
 

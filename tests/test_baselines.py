@@ -159,13 +159,14 @@ def test_reproduce_tables_quick(tmp_path, capsys):
     """The documented script end to end (tiny steps): tables, plots, resumable runs."""
     from safetensors.torch import save_file
 
+    from physfoley.config import model_config
     from physfoley.evaluation.classifier import (
         ClassifierConfig,
         EvalClassifier,
         MaterialResNet,
         save_eval_classifier,
     )
-    from physfoley.models.factory import build_visual_encoder, model_config
+    from physfoley.models.factory import build_visual_encoder
 
     data = _fixture_data(tmp_path)
     cfg = model_config("small")

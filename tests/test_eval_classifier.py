@@ -12,7 +12,6 @@ import torch
 
 from physfoley.cli import main
 from physfoley.config import get_preset
-from physfoley.data.greatest_hits import MATERIALS as GH_MATERIALS
 from physfoley.errors import InputError, ModelError
 from physfoley.evaluation import report as R
 from physfoley.evaluation.classifier import (
@@ -25,6 +24,7 @@ from physfoley.evaluation.classifier import (
     waves_to_spectrograms,
 )
 from physfoley.evaluation.runner import score_generated, summarize_runs
+from physfoley.materials import MATERIALS as GH_MATERIALS
 
 MATERIALS = list(GH_MATERIALS)
 # Four materials, each a distinct set of modes (Hz) and decay time: learnable from the spectrogram.
@@ -318,8 +318,9 @@ def test_cli_eval_onsets_on_real_soundtracks(gh_demo_dir, tmp_path, capsys):
 
 def test_cli_eval_model_end_to_end(tmp_path, capsys):
     """`physfoley eval --model`: an (untrained) small model dir + bank generates, scores, reports."""
-    from physfoley.models.factory import build_model, save_model_dir
-    from physfoley.pipeline import build_physics_bank
+    from physfoley.model_dir import save_model_dir
+    from physfoley.models.factory import build_model
+    from physfoley.training.diffusion import build_physics_bank
 
     torch.set_num_threads(1)
     root = write_prepared(tmp_path / "data", videos_per_material=2, clips_per_video=2)

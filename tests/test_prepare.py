@@ -14,7 +14,7 @@ import torch
 from gh_layout import make_video
 
 from physfoley.cli import main
-from physfoley.config import get_preset
+from physfoley.config import get_preset, get_video_preset
 from physfoley.data.clips import PrepareOptions, cut_clips
 from physfoley.data.datasets import ImpactClipDataset, PreparedData
 from physfoley.data.parts import split_videos
@@ -25,6 +25,7 @@ from physfoley.video.windows import frame_index_at, onset_windows
 pytest.importorskip("physfoley.audio.modal")
 
 CFG = get_preset("small")
+VIDEO = get_video_preset("small")
 FPS = 30000 / 1001
 
 
@@ -143,7 +144,7 @@ def test_prepared_arrays_index_and_meta(prepared):
     assert n == 7 and data.meta["num_clips"] == 7
     assert data.meta["materials"][0] == "glass" and len(data.meta["materials"]) == 10
     assert data.arrays["waves"].shape == (n, CFG.num_samples)
-    assert data.arrays["frames"].shape == (n, 22, CFG.image_size, CFG.image_size, 3)
+    assert data.arrays["frames"].shape == (n, 22, VIDEO.image_size, VIDEO.image_size, 3)
     assert data.arrays["frames"].dtype == np.uint8
     for name in ("freq_hz", "power_db", "decay_db_per_s"):
         assert data.arrays[name].shape == (n, CFG.num_freqs)
@@ -200,7 +201,7 @@ def test_dataset_items_and_loader(prepared):
     assert len(train) + len(test) == 7 and len(test) >= 1
     item = train[0]
     assert item["wave"].shape == (CFG.num_samples,) and item["wave"].dtype == torch.float32
-    assert item["frames"].shape == (22, CFG.image_size, CFG.image_size, 3)
+    assert item["frames"].shape == (22, VIDEO.image_size, VIDEO.image_size, 3)
     assert item["frames"].dtype == torch.uint8
     assert item["freq_hz"].shape == (CFG.num_freqs,)
     assert item["material"].dtype == torch.long and item["index"].dtype == torch.long

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from physfoley.data.greatest_hits import MATERIALS
+from physfoley.materials import MATERIALS
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -272,7 +272,7 @@ def run_train_classifier(args: argparse.Namespace) -> int:
                 f"--widths must be comma-separated integers, got {args.widths!r}"
             ) from None
     cfg = ClassifierConfig.from_dict({**ClassifierConfig().to_dict(), **overrides})
-    audio = AudioConfig(**data.meta["preset"])
+    audio = AudioConfig.from_dict(data.meta["preset"])
 
     train_rows, test_rows = data.indices("train"), data.indices("test")
     if train_rows.size == 0 or test_rows.size == 0:
@@ -432,7 +432,7 @@ def run_eval(args: argparse.Namespace) -> int:
     )
     from physfoley.config import AudioConfig
 
-    audio = AudioConfig(**data.meta["preset"])
+    audio = AudioConfig.from_dict(data.meta["preset"])
     if audio.spec_shape != clf.audio.spec_shape or audio.sample_rate != clf.audio.sample_rate:
         raise InputError(
             f"the classifier was trained on preset {clf.audio.name!r} spectrograms "
@@ -617,13 +617,13 @@ def run_baseline(args: argparse.Namespace) -> int:
     from physfoley.data.datasets import PreparedData
     from physfoley.evaluation import retrieval_baselines as rb
     from physfoley.evaluation.classifier import waves_to_spectrograms
-    from physfoley.models.factory import load_model_dir
+    from physfoley.model_dir import load_model_dir
 
     out = check_output_path(args.out, force=args.force)
     if out.suffix != ".npz":
         raise InputError(f"--out must end in .npz, got {out.name}")
     data = PreparedData.open(args.data)
-    audio = AudioConfig(**data.meta["preset"])
+    audio = AudioConfig.from_dict(data.meta["preset"])
     model, _ = load_model_dir(args.model)
     train_rows, query_rows = data.indices("train"), data.indices(args.split)
     if train_rows.size == 0 or query_rows.size == 0:

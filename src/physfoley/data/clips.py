@@ -20,9 +20,10 @@ from typing import Any
 import numpy as np
 
 from physfoley.audio.modal import analyze
-from physfoley.config import AudioConfig, get_preset
-from physfoley.data.greatest_hits import MATERIALS, VideoEntry, read_audio, read_times
+from physfoley.config import AudioConfig, VideoConfig, get_preset, get_video_preset
+from physfoley.data.greatest_hits import VideoEntry, read_audio, read_times
 from physfoley.errors import InputError
+from physfoley.materials import MATERIALS
 from physfoley.video.io import read_video
 from physfoley.video.windows import onset_windows
 
@@ -56,6 +57,16 @@ class PrepareOptions:
     def config(self) -> AudioConfig:
         return get_preset(self.preset)
 
+    @property
+    def video(self) -> VideoConfig:
+        """Frames per window and frame size: the video preset named as the audio preset."""
+        return get_video_preset(self.config.name)
+
+    @property
+    def preset_dict(self) -> dict[str, Any]:
+        """Audio and video settings in one mapping, as meta.json and the part keys store them."""
+        return {**self.config.to_dict(), **self.video.to_dict()}
+
     def validate(self) -> None:
         unknown = [m for m in self.materials if m not in MATERIALS]
         if unknown:
@@ -70,7 +81,7 @@ class PrepareOptions:
     def fingerprint(self) -> str:
         """Hash of everything that changes a video's cached part (not the split)."""
         key = {
-            "preset": self.config.to_dict(),
+            "preset": self.preset_dict,
             "materials": sorted(self.materials),
             "actions": sorted(self.actions),
             "reactions": sorted(self.reactions),
@@ -151,7 +162,7 @@ def prepare_video(entry: VideoEntry, options: PrepareOptions) -> VideoClips:
             stats["filtered_reaction"] += 1
         else:
             kept.append(ann)
-    f, s, k = cfg.frames_per_window, cfg.image_size, cfg.num_freqs
+    f, s, k = options.video.frames_per_window, options.video.image_size, cfg.num_freqs
     empty = VideoClips(
         entry.name,
         np.zeros((0, cfg.num_samples), np.float32),
@@ -177,7 +188,7 @@ def prepare_video(entry: VideoEntry, options: PrepareOptions) -> VideoClips:
     times, waves, audio_padded = times[audible], waves[audible], audio_padded[audible]
     if not kept:
         return VideoClips(**{**empty.__dict__, "stats": dict(stats)})
-    video = read_video(entry.video_path, size=cfg.image_size)
+    video = read_video(entry.video_path, size=s)
     onset, window, window_padded = onset_windows(video.times_s, times, f)
     stats["outside_video"] = int((times > video.times_s[-1] + 1.0 / max(video.fps, 1.0)).sum())
     frames = video.frames[window]  # [B, F, S, S, 3]

@@ -18,20 +18,6 @@ import numpy as np
 from physfoley.audio.io import load_audio
 from physfoley.errors import InputError
 
-#: The 10 materials kept by Su et al., in the paper's order (material_id = position).
-MATERIALS: tuple[str, ...] = (
-    "glass",
-    "wood",
-    "ceramic",
-    "metal",
-    "cloth",
-    "plastic",
-    "drywall",
-    "carpet",
-    "paper",
-    "rock",
-)
-
 VIDEO_SUFFIX = "_denoised.mp4"
 WAV_SUFFIX = "_denoised.wav"
 TIMES_SUFFIX = "_times.txt"

@@ -29,7 +29,7 @@ from physfoley.data.datasets import (
     OPTIONAL_ARRAYS,
     REQUIRED_ARRAYS,
 )
-from physfoley.data.greatest_hits import MATERIALS
+from physfoley.materials import MATERIALS
 
 #: Folder of the per-video cache inside a prepared dataset.
 PARTS_DIR = ".parts"
@@ -117,7 +117,7 @@ def assemble(out_dir: Path, names: list[str], options: PrepareOptions) -> dict[s
     removed first and written last, so a folder with meta.json is always complete.
     Returns {"rewritten": bool, "num_clips": N, "stale_removed": [...]}.
     """
-    cfg = options.config
+    cfg, video = options.config, options.video
     material_ids = {m: i for i, m in enumerate(MATERIALS)}
     splits = split_videos(names, options.test_fraction, options.seed)
     headers = {name: read_part_header(part_path(out_dir, name)) for name in names}
@@ -153,7 +153,7 @@ def assemble(out_dir: Path, names: list[str], options: PrepareOptions) -> dict[s
             meta_path.unlink()
         shapes = {
             "waves": ((cfg.num_samples,), np.float32),
-            "frames": ((cfg.frames_per_window, cfg.image_size, cfg.image_size, 3), np.uint8),
+            "frames": ((video.frames_per_window, video.image_size, video.image_size, 3), np.uint8),
             **{n: ((cfg.num_freqs,), np.float32) for n in MODAL_ARRAYS},
         }
         for array_name, (shape, dtype) in shapes.items():
@@ -180,11 +180,11 @@ def assemble(out_dir: Path, names: list[str], options: PrepareOptions) -> dict[s
     meta = {
         "format": FORMAT_NAME,
         "version": FORMAT_VERSION,
-        "preset": cfg.to_dict(),
+        "preset": options.preset_dict,
         "materials": list(MATERIALS),
         "num_clips": num_clips,
-        "frames_per_window": cfg.frames_per_window,
-        "image_size": cfg.image_size,
+        "frames_per_window": video.frames_per_window,
+        "image_size": video.image_size,
         "sample_rate": cfg.sample_rate,
         "num_samples": cfg.num_samples,
         "num_modes": cfg.num_freqs,

@@ -138,7 +138,8 @@ def load_shared_visual(run_dir) -> SharedVisual:
 
     from safetensors.torch import load_file
 
-    from physfoley.models.factory import build_visual_encoder, config_from_dict
+    from physfoley.config import config_from_dict
+    from physfoley.models.factory import build_visual_encoder
 
     run = Path(run_dir)
     info, weights = run / "visual.json", run / "visual_encoder.safetensors"
@@ -235,8 +236,9 @@ class ConditionalDiffusion(nn.Module):
         data_scale: float = 1.0,
     ) -> None:
         super().__init__()
+        from physfoley.config import model_config
         from physfoley.models.dit import FrameDiT
-        from physfoley.models.factory import build_physics_encoder, model_config
+        from physfoley.models.factory import build_physics_encoder
 
         if condition not in CONDITIONS:
             raise InputError(f"unknown condition {condition!r}; choose one of {CONDITIONS}")

@@ -424,7 +424,7 @@ def load_eval_classifier(path: str | os.PathLike, *, device: str = "cpu") -> Eva
         )
     try:
         cfg = ClassifierConfig.from_dict(doc["classifier"])
-        audio = AudioConfig(**doc["audio"])
+        audio = AudioConfig.from_dict(doc["audio"])
         materials = [str(m) for m in doc["materials"]]
     except (KeyError, TypeError, InputError) as err:
         raise ModelError(f"{cfg_path} is malformed ({err}); {hint}") from None

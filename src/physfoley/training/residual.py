@@ -18,6 +18,12 @@ import numpy as np
 import torch
 
 from physfoley.atomic import write_text_atomic
+from physfoley.audio.losses import mrstft_loss
+from physfoley.audio.residual import ResidualSynth
+from physfoley.audio.spectrogram import log_spectrogram, peak_normalize
+from physfoley.config import config_from_dict, model_config
+from physfoley.errors import InputError
+from physfoley.models.factory import build_residual_encoder
 from physfoley.training import common as C
 
 WEIGHTS = "residual_encoder.safetensors"
@@ -26,7 +32,6 @@ INFO = "residual.json"
 
 def _batch(data, rows: np.ndarray, audio, device):
     from physfoley.audio.modal import modal_synthesis
-    from physfoley.audio.spectrogram import log_spectrogram, peak_normalize
 
     wave = peak_normalize(torch.from_numpy(np.asarray(data.arrays["waves"][rows], np.float32)))
     params = [
@@ -49,11 +54,6 @@ def train_residual(
     progress: bool = False,
 ) -> dict:
     """Train the residual encoder; returns a summary dict (steps, final loss, files written)."""
-    from physfoley.audio.losses import mrstft_loss
-    from physfoley.audio.residual import ResidualSynth
-    from physfoley.audio.spectrogram import peak_normalize
-    from physfoley.models.factory import build_residual_encoder, model_config
-
     env = C.setup_distributed(device)
     try:
         model_cfg = model_config(cfg.preset, cfg.model)
@@ -135,8 +135,6 @@ def predict_band_params(
     encoder, waves: np.ndarray, audio, *, batch_size: int = 64, device="cpu"
 ) -> tuple[np.ndarray, np.ndarray]:
     """waves: [N, num_samples] -> (band_weight [N, M], band_decay_db_per_s [N, M]) float32."""
-    from physfoley.audio.spectrogram import log_spectrogram
-
     encoder = encoder.to(device).eval()
     weights, decays = [], []
     for start in range(0, len(waves), batch_size):
@@ -168,9 +166,6 @@ def load_residual_run(run_dir: str | os.PathLike):
     Reads RUN/residual.json (model config) and RUN/residual_encoder.safetensors.
     """
     from safetensors.torch import load_file
-
-    from physfoley.errors import InputError
-    from physfoley.models.factory import build_residual_encoder, config_from_dict
 
     run = Path(run_dir)
     if not (run / INFO).is_file() or not (run / WEIGHTS).is_file():
