@@ -67,7 +67,9 @@ class Picture:
     occlusions: list[dict]  # {"start_s", "end_s"} of the passing hand
 
 
-def _lighting(rng: np.random.Generator, times: np.ndarray, seconds: float):
+def _lighting(
+    rng: np.random.Generator, times: np.ndarray, seconds: float
+) -> tuple[np.ndarray, float, np.ndarray]:
     """Per-frame, per-channel gain [T, 3], and the base brightness and tint drawn for it."""
     light_base = rng.uniform(*LIGHT_BASE)
     tint = 1 + rng.normal(0, TINT_SIGMA, 3)

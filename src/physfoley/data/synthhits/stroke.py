@@ -33,7 +33,18 @@ BACKSWING_MIN_RISE_FRAMES = 2
 BACKSWING_GLIDE_S = 0.05  # at least this long between the previous stroke and the rise
 
 
-def plan_backswing(ev, draws, vb, td, h0, prev_end_s, mpp, shake, fps, y_from) -> dict | None:
+def plan_backswing(
+    ev: Event,
+    draws: np.ndarray,
+    vb: float,
+    td: float,
+    h0: float,
+    prev_end_s: float,
+    mpp: float,
+    shake: np.ndarray | None,
+    fps: float,
+    y_from: float,
+) -> dict | None:
     """Back-swing before hit `ev` (descent from height h0 px over td s), or None if none fits.
 
     draws : 4 uniforms from the back-swing generator (always 4 per event, used or not).
