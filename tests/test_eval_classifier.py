@@ -486,4 +486,4 @@ def test_augmentation_masks_and_shifts():
         if k
         and torch.equal(out[:, max(k, 0) : 257 + min(k, 0)], spec[:, max(-k, 0) : 257 - max(k, 0)])
     ]
-    assert torch.equal(out, spec) or len(shifted) == 1
+    assert len(shifted) == 1  # this generator draws a shift (of -3 bins)
