@@ -216,11 +216,12 @@ def test_build_physics_bank_from_a_prepared_training_split(tmp_path):
     import torch
     from gh_layout import make_video as make_gh_video
 
+    from physfoley.audio.params import PHYSICS_KEYS
     from physfoley.data.datasets import PreparedData
     from physfoley.data.prepare import PrepareOptions, add_arrays, prepare_dataset
     from physfoley.errors import ModelError
     from physfoley.models import factory
-    from physfoley.pipeline import PHYSICS_FIELDS, build_physics_bank
+    from physfoley.pipeline import build_physics_bank
 
     root = tmp_path / "gh"
     for i, (mat_a, mat_b) in enumerate([("wood", "glass"), ("metal", "rock"), ("wood", "metal")]):
@@ -247,7 +248,7 @@ def test_build_physics_bank_from_a_prepared_training_split(tmp_path):
     want_ids = [f"{data.index[r]['video']}@{float(data.index[r]['time_s']):.3f}s" for r in rows]
     assert bank.clip_ids.tolist() == want_ids and want_ids[0].startswith("v")
     assert bank.materials.tolist() == [data.index[r]["material"] for r in rows]
-    for name in PHYSICS_FIELDS:
+    for name in PHYSICS_KEYS:
         np.testing.assert_array_equal(bank.values[name], data.arrays[name][rows])
     with torch.no_grad():
         nu = model.visual_latent(torch.from_numpy(np.asarray(data.arrays["frames"][rows])))

@@ -25,7 +25,7 @@ from physfoley.data.prepare import (
 )
 from physfoley.errors import InputError
 
-pytest.importorskip("physfoley.audio.modal")
+pytest.importorskip("physfoley.audio.analysis")
 
 CFG = get_preset("small")
 FPS = 30000 / 1001

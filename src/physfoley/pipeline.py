@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from physfoley.audio.params import PHYSICS_KEYS
 from physfoley.data.prepare import onset_windows
 from physfoley.errors import InputError, ModelError
 from physfoley.retrieval import PhysicsBank
@@ -31,7 +32,6 @@ from physfoley.video.io import VideoFrames, read_video
 #: The shipped default model (trained on SynthHits with the `small` preset).
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "assets" / "models" / "small"
 #: Physics inputs stored per training clip in the bank, in the physics encoder's order.
-PHYSICS_FIELDS = ("freq_hz", "power_db", "decay_db_per_s", "band_weight", "band_decay_db_per_s")
 #: Peak the mix is brought down to when overlapping impacts would clip.
 MIX_PEAK = 0.99
 #: Videos are decoded with their longer side at most this many pixels (see `decode_video`).
@@ -323,7 +323,7 @@ class ImpactPipeline:
             windows = _resize_frames(frames.frames[idx], self.image_size)
             nu, key = self.encode_windows_and_keys(windows)
             found = self.bank.lookup(key.float().cpu().numpy(), k=1)
-            physics = {k: v for k, v in found.values.items() if k in PHYSICS_FIELDS}
+            physics = {k: v for k, v in found.values.items() if k in PHYSICS_KEYS}
             mu = self.physics_latent(physics)
             spec, name, num_steps = self.sample_spectrograms(
                 mu, nu, sampler=sampler, steps=steps, seed=seed, guidance=guidance
@@ -372,7 +372,7 @@ def build_physics_bank(
     """Build the PhysicsBank of a trained model from a prepared dataset's `split`.
 
     Keys are the model's visual latents nu of each clip's 22-frame window (computed in batches),
-    values the clip's physics inputs (`PHYSICS_FIELDS`), clip ids "VIDEO@TIMEs" and materials
+    values the clip's physics inputs (`PHYSICS_KEYS`), clip ids "VIDEO@TIMEs" and materials
     from index.csv. Save it into the model directory with `bank.save(model_dir)`.
     """
     from physfoley.data.datasets import PreparedData
@@ -390,11 +390,11 @@ def build_physics_bank(
         keys.append(key.float().cpu().numpy())
     values: dict[str, Any] = {
         k: np.asarray(data.arrays[k][rows], dtype=np.float32)
-        for k in PHYSICS_FIELDS
+        for k in PHYSICS_KEYS
         if k in data.arrays
     }
-    if set(values) != set(PHYSICS_FIELDS):
-        missing = sorted(set(PHYSICS_FIELDS) - set(values))
+    if set(values) != set(PHYSICS_KEYS):
+        missing = sorted(set(PHYSICS_KEYS) - set(values))
         raise ModelError(
             f"{prepared_dir} lacks {', '.join(missing)}; fit the residual parameters first"
         )

@@ -1,1 +1,1 @@
-"""Audio: io, spectrograms, Griffin-Lim, modal analysis/synthesis, residual bands, losses."""
+"""Audio: io, spectrograms, Griffin-Lim, modal parameters, analysis and synthesis, residual bands, onsets, losses."""

@@ -4,7 +4,7 @@ For every annotated hit kept by the filter (paper default: action `hit`, reactio
 the 10 materials) this cuts a 0.25 s clip starting at the annotated time (no pre-roll,
 zero-padded at the end, at the preset's sample rate), the 22-frame window around the onset
 frame (onset - 11 .. onset + 11, from the video's real frame times, edge frames repeated where
-the window runs off the video), and the clip's modal parameters (`physfoley.audio.modal`).
+the window runs off the video), and the clip's modal parameters (`physfoley.audio.analysis`).
 
 Work is per video and resumable: each video's result is cached in `OUT/.parts/NAME/` (.npy
 arrays, then header.json, each written atomically; keyed by the preset, the filter and the
@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from physfoley.atomic import atomic_path, write_text_atomic
+from physfoley.audio.params import MODE_KEYS
 from physfoley.config import AudioConfig, get_preset
 from physfoley.data.datasets import (
     FORMAT_NAME,
@@ -53,7 +54,6 @@ from physfoley.errors import InputError, PhysfoleyError
 
 PARTS_DIR = ".parts"
 PART_VERSION = 1
-MODAL_ARRAYS = ("freq_hz", "power_db", "decay_db_per_s")
 
 
 @dataclass(frozen=True)
@@ -169,13 +169,13 @@ def cut_clips(
 
 def modal_arrays(waves: np.ndarray, cfg: AudioConfig) -> dict[str, np.ndarray]:
     """Modal parameters of a batch of clips: waves [B, num_samples] -> name -> [B, K] float32."""
-    from physfoley.audio.modal import analyze
+    from physfoley.audio.analysis import analyze
 
     if waves.shape[0] == 0:
-        return {n: np.zeros((0, cfg.num_freqs), np.float32) for n in MODAL_ARRAYS}
+        return {n: np.zeros((0, cfg.num_freqs), np.float32) for n in MODE_KEYS}
     params = analyze(waves, cfg.sample_rate, preset=cfg)
     out = {}
-    for name in MODAL_ARRAYS:
+    for name in MODE_KEYS:
         arr = np.asarray(getattr(params, name), dtype=np.float32).reshape(waves.shape[0], -1)
         out[name] = arr
     return out
@@ -207,7 +207,7 @@ def prepare_video(entry: VideoEntry, options: PrepareOptions) -> VideoClips:
         entry.name,
         np.zeros((0, cfg.num_samples), np.float32),
         np.zeros((0, f, s, s, 3), np.uint8),
-        {n: np.zeros((0, k), np.float32) for n in MODAL_ARRAYS},
+        {n: np.zeros((0, k), np.float32) for n in MODE_KEYS},
         [],
         dict(stats),
     )
@@ -252,7 +252,7 @@ def prepare_video(entry: VideoEntry, options: PrepareOptions) -> VideoClips:
 # ---------------------------------------------------------------------------- part cache
 
 
-PART_ARRAYS = ("waves", "frames", *MODAL_ARRAYS)
+PART_ARRAYS = ("waves", "frames", *MODE_KEYS)
 
 
 def part_path(out_dir: Path, name: str) -> Path:
@@ -397,7 +397,7 @@ def assemble(out_dir: Path, names: list[str], options: PrepareOptions) -> dict[s
         shapes = {
             "waves": ((cfg.num_samples,), np.float32),
             "frames": ((cfg.frames_per_window, cfg.image_size, cfg.image_size, 3), np.uint8),
-            **{n: ((cfg.num_freqs,), np.float32) for n in MODAL_ARRAYS},
+            **{n: ((cfg.num_freqs,), np.float32) for n in MODE_KEYS},
         }
         for array_name, (shape, dtype) in shapes.items():
             with atomic_path(out_dir / f"{array_name}.npy", force=True) as tmp:

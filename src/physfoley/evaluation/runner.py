@@ -126,7 +126,8 @@ def generate_clip_spectrograms(
 
     Returns (Tensor[N, F, T] in [-1, 1], the retrieved neighbour clip ids [N]).
     """
-    from physfoley.pipeline import PHYSICS_FIELDS, _resize_frames
+    from physfoley.audio.params import PHYSICS_KEYS
+    from physfoley.pipeline import _resize_frames
 
     rows = np.arange(int(windows.shape[0])) if rows is None else np.asarray(rows, dtype=np.int64)
     n = int(rows.size)
@@ -140,7 +141,7 @@ def generate_clip_spectrograms(
             batch = _resize_frames(batch, pipeline.image_size)
         nu, key = pipeline.encode_windows_and_keys(batch)
         found = pipeline.bank.lookup(key.float().cpu().numpy(), k=1)
-        physics = {k: v for k, v in found.values.items() if k in PHYSICS_FIELDS}
+        physics = {k: v for k, v in found.values.items() if k in PHYSICS_KEYS}
         mu = pipeline.physics_latent(physics)
         spec, _, _ = pipeline.sample_spectrograms(
             mu, nu, sampler=sampler, steps=steps, seed=seed * 1_000_003 + b

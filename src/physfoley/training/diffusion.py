@@ -21,12 +21,12 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from physfoley.audio.params import PHYSICS_KEYS
 from physfoley.errors import InputError
 from physfoley.training import common as C
 from physfoley.training.visual import load_visual_run
 
 MODEL_DIR = "model"
-PHYSICS_KEYS = ("freq_hz", "power_db", "decay_db_per_s", "band_weight", "band_decay_db_per_s")
 
 
 class _Trainable(nn.Module):

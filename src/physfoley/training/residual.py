@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from physfoley.atomic import write_text_atomic
+from physfoley.audio.params import MODE_KEYS
 from physfoley.training import common as C
 
 WEIGHTS = "residual_encoder.safetensors"
@@ -25,14 +26,11 @@ INFO = "residual.json"
 
 
 def _batch(data, rows: np.ndarray, audio, device):
-    from physfoley.audio.modal import modal_synthesis
     from physfoley.audio.spectrogram import log_spectrogram, peak_normalize
+    from physfoley.audio.synthesis import modal_synthesis
 
     wave = peak_normalize(torch.from_numpy(np.asarray(data.arrays["waves"][rows], np.float32)))
-    params = [
-        torch.from_numpy(np.asarray(data.arrays[k][rows], np.float32))
-        for k in ("freq_hz", "power_db", "decay_db_per_s")
-    ]
+    params = [torch.from_numpy(np.asarray(data.arrays[k][rows], np.float32)) for k in MODE_KEYS]
     with torch.no_grad():
         modal = peak_normalize(modal_synthesis(*params, audio.sample_rate, audio.num_samples))
     spec = log_spectrogram(wave, audio)
