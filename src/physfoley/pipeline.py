@@ -31,7 +31,6 @@ from physfoley.video.io import VideoFrames, read_video
 
 #: The shipped default model (trained on SynthHits with the `small` preset).
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "assets" / "models" / "small"
-#: Physics inputs stored per training clip in the bank, in the physics encoder's order.
 #: Peak the mix is brought down to when overlapping impacts would clip.
 MIX_PEAK = 0.99
 #: Videos are decoded with their longer side at most this many pixels (see `decode_video`).

@@ -1,1 +1,2 @@
-"""Audio: io, spectrograms, Griffin-Lim, modal parameters, analysis and synthesis, residual bands, onsets, losses."""
+"""Audio: io, spectrograms, Griffin-Lim, modal parameters (params), analysis and synthesis,
+residual bands, onsets and clip cutting, losses, plots."""

@@ -23,7 +23,8 @@ from physfoley.atomic import atomic_path
 from physfoley.errors import InputError
 
 # Per-mode arrays ([K] or [B, K]) and residual-band arrays ([M] or [B, M]) of `ModalParams`,
-# under the names that parameter files, prepared datasets and the models' inputs use.
+# under the names that parameter files, prepared datasets, the physics bank and the models'
+# inputs use; PHYSICS_KEYS is also the order in which the physics encoder concatenates them.
 MODE_KEYS = ("freq_hz", "power_db", "decay_db_per_s")
 BAND_KEYS = ("band_weight", "band_decay_db_per_s")
 PHYSICS_KEYS = MODE_KEYS + BAND_KEYS

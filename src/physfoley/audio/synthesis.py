@@ -116,12 +116,3 @@ def resynthesize(
         wave = wave * (10.0 ** (params.gain_db / 20.0))
     out = wave.numpy().astype(np.float32)
     return out if params.batched else out[0]
-
-
-def limit_to_full_scale(wave: np.ndarray) -> tuple[np.ndarray, float]:
-    """A waveform ready for a sound file: (wave scaled down to peak 1.0 if it peaked above,
-    its peak amplitude before); a wave within full scale comes back unchanged."""
-    peak = float(np.abs(wave).max())
-    if peak > 1.0:
-        wave = wave / peak
-    return wave, peak

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from physfoley.atomic import check_output_path
+from physfoley.audio.io import limit_to_full_scale, write_audio
+from physfoley.audio.onsets import read_analysis_window
 from physfoley.audio.params import ModalParams, modes_summary, params_to_dict
 from physfoley.commands.audio_texts import COMMANDS
 from physfoley.config import AudioConfig, get_preset
@@ -127,7 +129,6 @@ def _analysed(
 ) -> tuple[np.ndarray, AudioConfig, float | None, ModalParams]:
     """(clip, cfg, onset_s, params) of `args.audio`, telling stderr where a long file was cut."""
     from physfoley.audio.analysis import analyze
-    from physfoley.audio.onsets import read_analysis_window
 
     cfg = get_preset(args.preset)
     clip, onset_s, recording_s = read_analysis_window(args.audio, cfg)
@@ -190,9 +191,6 @@ def _check_audio_output(args: argparse.Namespace) -> None:
 
 
 def _write(args: argparse.Namespace, wave: np.ndarray, sample_rate: int) -> None:
-    from physfoley.audio.io import write_audio
-    from physfoley.audio.synthesis import limit_to_full_scale
-
     wave, peak = limit_to_full_scale(wave)
     if peak > 1.0:
         _say(f"output would peak at {20 * math.log10(peak):+.1f} dBFS; limited to 0 dBFS")

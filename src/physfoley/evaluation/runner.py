@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from physfoley.audio.params import PHYSICS_KEYS
 from physfoley.errors import InputError
 from physfoley.evaluation import metrics
 from physfoley.evaluation.classifier import EvalClassifier
@@ -126,7 +127,6 @@ def generate_clip_spectrograms(
 
     Returns (Tensor[N, F, T] in [-1, 1], the retrieved neighbour clip ids [N]).
     """
-    from physfoley.audio.params import PHYSICS_KEYS
     from physfoley.pipeline import _resize_frames
 
     rows = np.arange(int(windows.shape[0])) if rows is None else np.asarray(rows, dtype=np.int64)
