@@ -84,7 +84,8 @@ def _median_time(fn, repeats: int) -> float:
 
 def _stage_times(pipe, frames, times: list[float]) -> dict[str, float]:
     """Seconds spent in each stage of one batched synthesis of `times` (decoded frames given)."""
-    from physfoley.pipeline import PHYSICS_FIELDS, mix_without_clipping, place_on_timeline
+    from physfoley.audio.params import PHYSICS_KEYS
+    from physfoley.pipeline import mix_without_clipping, place_on_timeline
     from physfoley.video.windows import onset_windows, resize_frames
 
     out: dict[str, float] = {}
@@ -103,7 +104,7 @@ def _stage_times(pipe, frames, times: list[float]) -> dict[str, float]:
     lap("visual encoder")
     found = pipe.bank.lookup(key.numpy())
     lap("retrieval")
-    mu = pipe.physics_latent({k: v for k, v in found.values.items() if k in PHYSICS_FIELDS})
+    mu = pipe.physics_latent({k: v for k, v in found.values.items() if k in PHYSICS_KEYS})
     lap("physics encoder")
     spec, _, _ = pipe.sample_spectrograms(mu, nu, seed=0)
     lap("diffusion sampling")

@@ -57,11 +57,12 @@ def main() -> None:
     a = p.parse_args()
     torch.set_num_threads(a.threads)
 
+    from physfoley.audio.params import PHYSICS_KEYS
     from physfoley.data.datasets import PreparedData
     from physfoley.evaluation.classifier import load_eval_classifier, waves_to_spectrograms
     from physfoley.evaluation.metrics import recognition_ratio_ci
     from physfoley.evaluation.runner import score_generated, summarize_runs
-    from physfoley.pipeline import PHYSICS_FIELDS, ImpactPipeline
+    from physfoley.pipeline import ImpactPipeline
     from physfoley.video.windows import resize_frames
 
     pipe = ImpactPipeline.from_pretrained(a.model, device=a.device)
@@ -106,10 +107,10 @@ def main() -> None:
     same_idx = torch.where(same, d2, torch.full_like(d2, float("inf"))).argmin(1).numpy()
 
     def bank_physics(idx: np.ndarray) -> dict[str, np.ndarray]:
-        return {k: np.asarray(bank.values[k][idx], np.float32) for k in PHYSICS_FIELDS}
+        return {k: np.asarray(bank.values[k][idx], np.float32) for k in PHYSICS_KEYS}
 
     own = {
-        k: np.asarray(data.arrays[k][rows], np.float32) for k in PHYSICS_FIELDS if k in data.arrays
+        k: np.asarray(data.arrays[k][rows], np.float32) for k in PHYSICS_KEYS if k in data.arrays
     }
     if a.residual:
         from physfoley.training.residual import load_residual_run, predict_band_params

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from physfoley.audio.params import PHYSICS_KEYS
 from physfoley.pipeline import (
     MIX_PEAK,
     mix_without_clipping,
@@ -248,7 +249,6 @@ def test_build_physics_bank_from_a_prepared_training_split(tmp_path):
     from physfoley.data.prepare import add_arrays, prepare_dataset
     from physfoley.errors import ModelError
     from physfoley.models.factory import build_model
-    from physfoley.pipeline import PHYSICS_FIELDS
     from physfoley.training.diffusion import build_physics_bank
 
     root = tmp_path / "gh"
@@ -276,7 +276,7 @@ def test_build_physics_bank_from_a_prepared_training_split(tmp_path):
     want_ids = [f"{data.index[r]['video']}@{float(data.index[r]['time_s']):.3f}s" for r in rows]
     assert bank.clip_ids.tolist() == want_ids and want_ids[0].startswith("v")
     assert bank.materials.tolist() == [data.index[r]["material"] for r in rows]
-    for name in PHYSICS_FIELDS:
+    for name in PHYSICS_KEYS:
         np.testing.assert_array_equal(bank.values[name], data.arrays[name][rows])
     with torch.no_grad():
         nu = model.visual_latent(torch.from_numpy(np.asarray(data.arrays["frames"][rows])))

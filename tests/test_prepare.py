@@ -22,7 +22,6 @@ from physfoley.data.prepare import prepare_dataset
 from physfoley.errors import InputError
 from physfoley.video.windows import frame_index_at, onset_windows
 
-
 CFG = get_preset("small")
 VIDEO = get_video_preset("small")
 FPS = 30000 / 1001

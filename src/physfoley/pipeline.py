@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from physfoley.audio.params import PHYSICS_KEYS
 from physfoley.audio.spectrogram import griffin_lim, log_spectrogram_inverse
 from physfoley.config import AudioConfig, ModelConfig
 from physfoley.diffusion import samplers
@@ -36,8 +37,6 @@ from physfoley.video.windows import onset_windows, resize_frames
 
 #: The shipped default model (trained on SynthHits with the `small` preset).
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "assets" / "models" / "small"
-#: Physics inputs stored per training clip in the bank, in the physics encoder's order.
-PHYSICS_FIELDS = ("freq_hz", "power_db", "decay_db_per_s", "band_weight", "band_decay_db_per_s")
 #: Peak the mix is brought down to when overlapping impacts would clip.
 MIX_PEAK = 0.99
 #: Videos are decoded with their longer side at most this many pixels (see `decode_video`).
@@ -315,7 +314,7 @@ class ImpactPipeline:
             windows = resize_frames(frames.frames[idx], self.image_size)
             nu, key = self.encode_windows_and_keys(windows)
             found = self.bank.lookup(key.float().cpu().numpy(), k=1)
-            physics = {k: v for k, v in found.values.items() if k in PHYSICS_FIELDS}
+            physics = {k: v for k, v in found.values.items() if k in PHYSICS_KEYS}
             mu = self.physics_latent(physics)
             spec, name, num_steps = self.sample_spectrograms(
                 mu, nu, sampler=sampler, steps=steps, seed=seed, guidance=guidance

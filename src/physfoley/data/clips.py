@@ -5,7 +5,7 @@ action `hit`, reaction `static`, the 10 materials) `prepare_video` cuts a 0.25 s
 at the annotated time (no pre-roll, zero-padded at the end, at the preset's sample rate), the
 22-frame window around the onset frame (`physfoley.video.windows.onset_windows`: onset - 11 ..
 onset + 11 from the video's real frame times, edge frames repeated where the window runs off
-the video), and the clip's modal parameters (`physfoley.audio.modal`). `physfoley.data.parts`
+the video), and the clip's modal parameters (`physfoley.audio.analysis`). `physfoley.data.parts`
 caches the result per video; `physfoley.data.prepare` runs it over a whole folder.
 """
 
@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from physfoley.audio.modal import analyze
+from physfoley.audio.analysis import analyze
+from physfoley.audio.params import MODE_KEYS
 from physfoley.config import AudioConfig, VideoConfig, get_preset, get_video_preset
 from physfoley.data.greatest_hits import VideoEntry, read_audio, read_times
 from physfoley.errors import InputError
@@ -31,7 +32,6 @@ from physfoley.video.windows import onset_windows
 #: `prepare_video` cuts differently, so that cached parts are recomputed.
 PART_VERSION = 1
 #: The modal-parameter arrays stored per clip, [N, K] float32 each.
-MODAL_ARRAYS = ("freq_hz", "power_db", "decay_db_per_s")
 
 
 @dataclass(frozen=True)
@@ -134,10 +134,10 @@ def modal_arrays(waves: np.ndarray, cfg: AudioConfig) -> dict[str, np.ndarray]:
     """Modal parameters of a batch of clips: waves [B, num_samples] -> name -> [B, K] float32."""
 
     if waves.shape[0] == 0:
-        return {n: np.zeros((0, cfg.num_freqs), np.float32) for n in MODAL_ARRAYS}
+        return {n: np.zeros((0, cfg.num_freqs), np.float32) for n in MODE_KEYS}
     params = analyze(waves, cfg.sample_rate, preset=cfg)
     out = {}
-    for name in MODAL_ARRAYS:
+    for name in MODE_KEYS:
         arr = np.asarray(getattr(params, name), dtype=np.float32).reshape(waves.shape[0], -1)
         out[name] = arr
     return out
@@ -167,7 +167,7 @@ def prepare_video(entry: VideoEntry, options: PrepareOptions) -> VideoClips:
         entry.name,
         np.zeros((0, cfg.num_samples), np.float32),
         np.zeros((0, f, s, s, 3), np.uint8),
-        {n: np.zeros((0, k), np.float32) for n in MODAL_ARRAYS},
+        {n: np.zeros((0, k), np.float32) for n in MODE_KEYS},
         [],
         dict(stats),
     )
@@ -210,7 +210,6 @@ def prepare_video(entry: VideoEntry, options: PrepareOptions) -> VideoClips:
 
 
 __all__ = [
-    "MODAL_ARRAYS",
     "PART_VERSION",
     "PrepareOptions",
     "VideoClips",

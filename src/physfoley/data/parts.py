@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from physfoley.atomic import atomic_path, write_text_atomic
-from physfoley.data.clips import MODAL_ARRAYS, PrepareOptions, VideoClips
+from physfoley.audio.params import MODE_KEYS
+from physfoley.data.clips import PrepareOptions, VideoClips
 from physfoley.data.datasets import (
     FORMAT_NAME,
     FORMAT_VERSION,
@@ -33,7 +34,7 @@ from physfoley.materials import MATERIALS
 
 #: Folder of the per-video cache inside a prepared dataset.
 PARTS_DIR = ".parts"
-PART_ARRAYS = ("waves", "frames", *MODAL_ARRAYS)
+PART_ARRAYS = ("waves", "frames", *MODE_KEYS)
 
 
 def part_path(out_dir: Path, name: str) -> Path:
@@ -154,7 +155,7 @@ def assemble(out_dir: Path, names: list[str], options: PrepareOptions) -> dict[s
         shapes = {
             "waves": ((cfg.num_samples,), np.float32),
             "frames": ((video.frames_per_window, video.image_size, video.image_size, 3), np.uint8),
-            **{n: ((cfg.num_freqs,), np.float32) for n in MODAL_ARRAYS},
+            **{n: ((cfg.num_freqs,), np.float32) for n in MODE_KEYS},
         }
         for array_name, (shape, dtype) in shapes.items():
             with atomic_path(out_dir / f"{array_name}.npy", force=True) as tmp:

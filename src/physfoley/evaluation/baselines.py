@@ -36,12 +36,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from physfoley.audio.params import PHYSICS_KEYS
 from physfoley.config import AudioConfig
 from physfoley.errors import InputError
 
 CONDITIONS = ("video", "video+label", "video+mfcc", "video+spec", "video+physics")
 METHODS = ("convnet", "transformer", *CONDITIONS)
-PHYSICS_KEYS = ("freq_hz", "power_db", "decay_db_per_s", "band_weight", "band_decay_db_per_s")
 #: Row labels of Table 1, in the paper's order.
 METHOD_NAMES = {
     "convnet": "ConvNet-based",
@@ -569,9 +569,9 @@ def physics_resynthesis(
 ) -> Tensor:
     """Fig. 5(b) "modal only" / "+ residual": the (retrieved) physics parameters resynthesised
     (eq. 4, plus the noise bands of eq. 5-6 when `residual`) -> log-spectrograms [N, F, T]."""
-    from physfoley.audio.modal import modal_synthesis
     from physfoley.audio.residual import ResidualSynth
     from physfoley.audio.spectrogram import log_spectrogram, peak_normalize
+    from physfoley.audio.synthesis import modal_synthesis
 
     p = {k: torch.from_numpy(np.asarray(v, np.float32)) for k, v in raw_physics.items()}
     wave = peak_normalize(

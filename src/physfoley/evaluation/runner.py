@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from physfoley.audio.params import PHYSICS_KEYS
 from physfoley.errors import InputError
 from physfoley.evaluation import metrics
 from physfoley.evaluation.classifier import EvalClassifier
@@ -126,7 +127,6 @@ def generate_clip_spectrograms(
 
     Returns (Tensor[N, F, T] in [-1, 1], the retrieved neighbour clip ids [N]).
     """
-    from physfoley.pipeline import PHYSICS_FIELDS
     from physfoley.video.windows import resize_frames
 
     rows = np.arange(int(windows.shape[0])) if rows is None else np.asarray(rows, dtype=np.int64)
@@ -141,7 +141,7 @@ def generate_clip_spectrograms(
             batch = resize_frames(batch, pipeline.image_size)
         nu, key = pipeline.encode_windows_and_keys(batch)
         found = pipeline.bank.lookup(key.float().cpu().numpy(), k=1)
-        physics = {k: v for k, v in found.values.items() if k in PHYSICS_FIELDS}
+        physics = {k: v for k, v in found.values.items() if k in PHYSICS_KEYS}
         mu = pipeline.physics_latent(physics)
         spec, _, _ = pipeline.sample_spectrograms(
             mu, nu, sampler=sampler, steps=steps, seed=seed * 1_000_003 + b

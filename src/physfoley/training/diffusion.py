@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from physfoley.audio.params import PHYSICS_KEYS
 from physfoley.audio.spectrogram import log_spectrogram
 from physfoley.config import model_config
 from physfoley.data.datasets import PreparedData
@@ -36,7 +37,6 @@ from physfoley.training import common as C
 from physfoley.training.visual import load_visual_run
 
 MODEL_DIR = "model"
-PHYSICS_KEYS = ("freq_hz", "power_db", "decay_db_per_s", "band_weight", "band_decay_db_per_s")
 
 
 class _Trainable(nn.Module):

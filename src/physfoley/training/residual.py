@@ -19,8 +19,10 @@ import torch
 
 from physfoley.atomic import write_text_atomic
 from physfoley.audio.losses import mrstft_loss
+from physfoley.audio.params import MODE_KEYS
 from physfoley.audio.residual import ResidualSynth
 from physfoley.audio.spectrogram import log_spectrogram, peak_normalize
+from physfoley.audio.synthesis import modal_synthesis
 from physfoley.config import config_from_dict, model_config
 from physfoley.errors import InputError
 from physfoley.models.factory import build_residual_encoder
@@ -31,13 +33,8 @@ INFO = "residual.json"
 
 
 def _batch(data, rows: np.ndarray, audio, device):
-    from physfoley.audio.modal import modal_synthesis
-
     wave = peak_normalize(torch.from_numpy(np.asarray(data.arrays["waves"][rows], np.float32)))
-    params = [
-        torch.from_numpy(np.asarray(data.arrays[k][rows], np.float32))
-        for k in ("freq_hz", "power_db", "decay_db_per_s")
-    ]
+    params = [torch.from_numpy(np.asarray(data.arrays[k][rows], np.float32)) for k in MODE_KEYS]
     with torch.no_grad():
         modal = peak_normalize(modal_synthesis(*params, audio.sample_rate, audio.num_samples))
     spec = log_spectrogram(wave, audio)
