@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from physfoley.atomic import atomic_path, check_output_path, write_text_atomic
+from physfoley.audio.spectrogram import log_spectrogram
 from physfoley.config import AudioConfig, get_preset
 from physfoley.errors import InputError, ModelError
 
@@ -215,8 +216,6 @@ def waves_to_spectrograms(
 
     Batched so that a whole prepared split (memory-mapped) never sits in memory as float64.
     """
-    from physfoley.audio.spectrogram import log_spectrogram
-
     audio = get_preset(audio)
     waves_np = waves if isinstance(waves, torch.Tensor) else np.asarray(waves)
     if waves_np.ndim != 2:

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from physfoley.audio.spectrogram import log_spectrogram_inverse
 from physfoley.config import AudioConfig, get_preset
 from physfoley.errors import InputError
 from physfoley.evaluation.classifier import waves_to_spectrograms
@@ -79,8 +80,6 @@ def sound_features(
     power 0.3. Returns Tensor[B, n_bands * n_times].
     """
     import librosa
-
-    from physfoley.audio.spectrogram import log_spectrogram_inverse
 
     audio = get_preset(audio)
     spec_t = torch.as_tensor(specs, dtype=torch.float32)

@@ -25,6 +25,7 @@ from physfoley.errors import InputError
 from physfoley.evaluation import metrics
 from physfoley.evaluation.classifier import EvalClassifier, waves_to_spectrograms
 from physfoley.evaluation.report import build_report
+from physfoley.pipeline import PHYSICS_FIELDS, _resize_frames
 
 #: Metric keys of one scored run, in the order the report lists them.
 CLIP_METRICS = (
@@ -137,8 +138,6 @@ def generate_clip_spectrograms(
 
     Returns (Tensor[N, F, T] in [-1, 1], the retrieved neighbour clip ids [N]).
     """
-    from physfoley.pipeline import PHYSICS_FIELDS, _resize_frames
-
     rows = np.arange(int(windows.shape[0])) if rows is None else np.asarray(rows, dtype=np.int64)
     n = int(rows.size)
     if n == 0:
