@@ -2,7 +2,7 @@
 
 Each test clip gets the recording of a random training clip, either of any material ("chance")
 or of the clip's own material ("oracle material, random instance"), three draws (seeds 0, 1, 2).
-Both go through `physfoley eval --generated`, and the script prints the two tables. A trained
+Both are scored as `physfoley eval --generated` does; the script prints the two tables. A trained
 model should land between the rows; the gap says how much the visual/physics conditioning adds.
 
     .venv/bin/python benchmarks/eval_reference_rows.py --data data/prepared_small \
@@ -19,9 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from physfoley.cli import main as physfoley
+from physfoley.config import AudioConfig
 from physfoley.data.datasets import PreparedData
-from physfoley.evaluation.report import load_report, table1_markdown, table3_markdown
+from physfoley.evaluation.classifier import load_eval_classifier
+from physfoley.evaluation.generated import load_generated
+from physfoley.evaluation.report import table1_markdown, table3_markdown, write_report
+from physfoley.evaluation.runner import evaluation_report
 
 ROWS = {"random": "Random training clip", "same_material": "Random training clip, same material"}
 
@@ -54,15 +57,20 @@ def run() -> None:
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     reports = []
-    for key, npz in make_npz(PreparedData.open(args.data), out_dir).items():
-        report_dir = out_dir / f"report_{key}"
-        rc = physfoley(
-            ["eval", "--generated", str(npz), "--data", args.data, "--classifier",
-             args.classifier, "--out", str(report_dir), "--name", ROWS[key], "--force"]
+    data = PreparedData.open(args.data)
+    classifier = load_eval_classifier(args.classifier)
+    audio = AudioConfig.from_dict(data.meta["preset"])
+    classifier.check_audio(audio)
+    for key, npz in make_npz(data, out_dir).items():
+        rows, runs = load_generated(npz, data.indices("test"), audio)
+        settings = {"data": args.data, "split": "test", "classifier": args.classifier,
+                    "generated": str(npz)}  # fmt: skip
+        report, _ = evaluation_report(
+            classifier, data, rows, runs, list(range(len(runs))), audio=audio, name=ROWS[key],
+            settings=settings,
         )  # fmt: skip
-        if rc != 0:
-            raise SystemExit(rc)
-        reports.append(load_report(report_dir))
+        write_report(out_dir / f"report_{key}", report, force=True)
+        reports.append(report)
     print(table1_markdown(reports))
     print(table3_markdown(reports))
 

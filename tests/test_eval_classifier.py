@@ -20,9 +20,9 @@ from physfoley.evaluation.classifier import (
     MaterialResNet,
     load_eval_classifier,
     save_eval_classifier,
-    train_eval_classifier,
     waves_to_spectrograms,
 )
+from physfoley.evaluation.classifier_training import augment_spectrograms, train_eval_classifier
 from physfoley.evaluation.runner import score_generated, summarize_runs
 from physfoley.materials import MATERIALS as GH_MATERIALS
 
@@ -466,20 +466,18 @@ def test_cli_eval_apcc(tmp_path, capsys):
 
 
 def test_augmentation_masks_and_shifts():
-    from physfoley.evaluation.classifier import _augment
-
     spec = torch.rand(4, 257, 44) * 0.5  # no silence anywhere
     cfg = ClassifierConfig(
         time_shift_frames=0, freq_shift_bins=0, mask_frames=4, mask_bins=16, noise_std=0.0
     )
-    out = _augment(spec.clone(), cfg, torch.Generator().manual_seed(0))
+    out = augment_spectrograms(spec.clone(), cfg, torch.Generator().manual_seed(0))
     masked = out == -1.0
     assert masked.any() and (masked.sum(dim=(1, 2)) <= 4 * 257 + 16 * 44).all()
     assert torch.equal(out[~masked], spec[~masked])  # only masked cells change
     cfg = ClassifierConfig(
         time_shift_frames=0, freq_shift_bins=3, mask_frames=0, mask_bins=0, noise_std=0.0
     )
-    out = _augment(spec.clone(), cfg, torch.Generator().manual_seed(1))
+    out = augment_spectrograms(spec.clone(), cfg, torch.Generator().manual_seed(1))
     shifted = [
         k
         for k in range(-3, 4)

@@ -230,14 +230,8 @@ class ImpactPipeline:
         mu: Tensor[B, Dmu], nu: Tensor[B, D] -> (Tensor[B, F, T] in [-1, 1], sampler, steps).
         """
         d = self.config.diffusion
-        # Resolve the defaults here (as samplers.sample does) so the result can report them.
-        if d.objective == "flow_matching":
-            name = "flow_euler"
-        else:
-            name = samplers.canonical_sampler(sampler or d.sampler)
-        if steps is None:
-            same = name == samplers.canonical_sampler(d.sampler)
-            steps = d.steps if same else samplers.default_steps(name, d.timesteps)
+        # Resolved here (not only inside samplers.sample) so the result can report them.
+        name, steps = samplers.resolve_sampler(d, sampler, steps)
         generator = torch.Generator(device="cpu").manual_seed(int(seed))
         spec = samplers.sample(
             self.model,

@@ -32,7 +32,9 @@ WEIGHTS = "residual_encoder.safetensors"
 INFO = "residual.json"
 
 
-def _batch(data, rows: np.ndarray, audio, device):
+def residual_batch(data, rows: np.ndarray, audio, device):
+    """(log-spectrogram [B, F, T], peak-normalised modal synthesis [B, S], peak-normalised clip
+    [B, S]) of prepared-data `rows` [B], on `device`: one batch of the residual stage."""
     wave = peak_normalize(torch.from_numpy(np.asarray(data.arrays["waves"][rows], np.float32)))
     params = [torch.from_numpy(np.asarray(data.arrays[k][rows], np.float32)) for k in MODE_KEYS]
     with torch.no_grad():
@@ -81,7 +83,7 @@ def train_residual(
         while step < cfg.max_steps:
             for group in opt.param_groups:
                 group["lr"] = C.lr_at(step, cfg)
-            spec, modal, target = _batch(
+            spec, modal, target = residual_batch(
                 data, C.batch_rows(rows, cfg.batch_size, step, cfg.seed, env), audio, env.device
             )
             weight, decay = net(spec)
