@@ -27,18 +27,17 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from physfoley.data.prepare import onset_windows
+from physfoley.audio.params import PHYSICS_KEYS
 from physfoley.errors import InputError
 from physfoley.pipeline import (
-    PHYSICS_FIELDS,
     ImpactPipeline,
     ImpactSound,
-    _resize_frames,
     mix_without_clipping,
     place_on_timeline,
 )
 from physfoley.retrieval import BankLookup, PhysicsBank
 from physfoley.video.io import VideoFrames
+from physfoley.video.windows import onset_windows, resize_frames
 
 
 @dataclass(frozen=True)
@@ -173,7 +172,7 @@ def impact_windows(
     onset, idx, _ = onset_windows(
         frames.times_s, np.asarray(times_s, np.float64).reshape(-1), pipe.frames_per_window
     )
-    return onset, _resize_frames(frames.frames[idx], pipe.image_size)
+    return onset, resize_frames(frames.frames[idx], pipe.image_size)
 
 
 def synthesize_impact(
@@ -199,7 +198,7 @@ def synthesize_impact(
     onset, windows = impact_windows(pipe, frames, [time_s])
     nu, key = pipe.encode_windows_and_keys(windows)
     found = retrieve_physics(pipe.bank, key.float().cpu().numpy(), material)
-    physics = {k: v for k, v in found.values.items() if k in PHYSICS_FIELDS}
+    physics = {k: v for k, v in found.values.items() if k in PHYSICS_KEYS}
     mu = pipe.physics_latent(physics)
     spec, _, _ = pipe.sample_spectrograms(
         mu, nu, sampler=sampler, steps=steps, seed=seed, guidance=guidance

@@ -2,8 +2,8 @@
 
 The app (`physfoley.web.app`, `physfoley.web.session`) imports nothing else from physfoley, so
 when the library's modules move, only this file's imports change. Each function here is a
-line or two over a public library function (or over the CLI's own helpers, where the CLI holds
-the one definition of a document the app must return, e.g. the JSON of `synthesize --json`).
+line or two over a public library function; the JSON documents the app returns are the
+library's (`outputs.result_json`, `audio.params.analysis_json`), as the CLI prints them.
 """
 
 from __future__ import annotations
@@ -15,28 +15,32 @@ from pathlib import Path
 import numpy as np
 
 from physfoley import remix
+from physfoley.audio.analysis import analyze
 from physfoley.audio.io import write_audio
-from physfoley.audio.modal import ModalParams, analyze, resynthesize
+from physfoley.audio.onsets import read_analysis_window
+from physfoley.audio.params import ModalParams, analysis_json
 from physfoley.audio.plots import plot_modal_analysis
-from physfoley.commands.audio import analysis_json, load_clip
-from physfoley.commands.demo import DEMO_MATERIALS, DEMO_SCENE_SEED, DEMO_SECONDS
-from physfoley.commands.synthesize import parse_times, synthesis_json
-from physfoley.config import AudioConfig
+from physfoley.audio.synthesis import resynthesize
+from physfoley.commands.synthesize import parse_times
+from physfoley.config import AudioConfig, get_preset
 from physfoley.data.synthhits import generate_video
+from physfoley.demo import DEMO_MATERIALS, DEMO_SCENE_SEED, DEMO_SECONDS
 from physfoley.errors import InputError, PhysfoleyError
-from physfoley.pipeline import ImpactPipeline, SynthesisResult, decode_video
+from physfoley.model_dir import model_family, read_model_config
+from physfoley.outputs import result_json
+from physfoley.outputs import write_soundtrack as write_outputs
+from physfoley.pipeline import DEFAULT_MODEL_DIR, ImpactPipeline, SynthesisResult, decode_video
 from physfoley.remix import ImpactEdit
-from physfoley.video.io import VideoFrames, frame_index_at
-from physfoley.video.motion import ImpactEvent, MotionTrack, detect_impacts
-from physfoley.video.mux import mux_audio
+from physfoley.video.events import ImpactEvent, detect_impacts
+from physfoley.video.io import VideoFrames
+from physfoley.video.peaks import MotionTrack
+from physfoley.video.windows import frame_index_at
 
 #: Library names the app uses as they are (re-exported from here).
-__all__ = ["ImpactEdit", "InputError", "PhysfoleyError", "parse_times", "synthesis_json"]
+__all__ = ["ImpactEdit", "InputError", "PhysfoleyError", "parse_times"]
 
 #: Name of the shipped model in the app's model list.
 SHIPPED_MODEL = "small"
-#: Family of a model directory that does not say (every model before Diff-Foley and PAVAS).
-PER_IMPACT = "per-impact"
 
 
 # ---------------------------------------------------------------------- models
@@ -82,8 +86,12 @@ class ModelShelf:
         return self._loaded[name]
 
     def family(self, name: str) -> str:
-        """The model's family ("per-impact" for every model directory that does not say)."""
-        return str(getattr(self.load(name), "family", PER_IMPACT))
+        """The family its model directory's config.json states ("per-impact" when it names none)."""
+        name = name or self.default
+        if name not in self.models:
+            raise InputError(f"unknown model {name!r}; choose one of {', '.join(self.models)}")
+        _, doc = read_model_config(self.models[name] or DEFAULT_MODEL_DIR)
+        return model_family(doc)
 
     def describe(self, name: str) -> str:
         """'small (per-impact)': the model's name and family."""
@@ -117,13 +125,19 @@ def write_soundtrack(
     video: str | os.PathLike, audio: np.ndarray, sample_rate: int, out_dir: Path
 ) -> tuple[Path, Path]:
     """Write out_dir/soundtrack.wav and the video with it (mp4; mkv when mp4 cannot hold the
-    picture's codec). Returns (wav, video)."""
-    wav = write_audio(out_dir / "soundtrack.wav", audio, sample_rate, force=True)
+    picture's codec), as `synthesize --video-out` does. Returns (wav, video)."""
+    wav, mp4, mkv = out_dir / "soundtrack.wav", out_dir / "video.mp4", out_dir / "video.mkv"
     try:
-        muxed = mux_audio(video, audio, sample_rate, out_dir / "video.mp4", force=True)
-    except InputError:
-        muxed = mux_audio(video, audio, sample_rate, out_dir / "video.mkv", force=True)
-    return Path(wav), Path(muxed)
+        write_outputs(audio, sample_rate, wav, video=video, video_out=mp4, force=True)
+        return wav, mp4
+    except InputError:  # the picture's codec does not fit in mp4
+        write_outputs(audio, sample_rate, wav, video=video, video_out=mkv, force=True)
+        return wav, mkv
+
+
+def synthesis_json(result: SynthesisResult, wav: Path, video: Path | None) -> dict:
+    """The JSON document of `synthesize --json` for this result written to `wav` (and `video`)."""
+    return {"audio": str(wav), "video": str(video) if video else None, **result_json(result)}
 
 
 def bank_materials(pipe: ImpactPipeline) -> list[str]:
@@ -177,9 +191,12 @@ class Analysis:
 
 def analyze_recording(path: str | os.PathLike, preset: str = "paper", residual: bool = False):
     """Analyse `path` exactly as `physfoley analyze [--residual] --json` does."""
-    clip, cfg, onset_s = load_clip(str(path), preset)
+    cfg = get_preset(preset)
+    clip, onset_s, _ = read_analysis_window(path, cfg)
+    if not clip.any():
+        raise InputError(f"{Path(path).name} is silent in its analysis window; nothing to analyse")
     params = analyze(clip, cfg.sample_rate, preset=cfg, residual=residual)
-    return Analysis(clip, cfg, params, onset_s, analysis_json(params, cfg, path, onset_s))
+    return Analysis(clip, cfg, params, onset_s, analysis_json(params, path, cfg.name, onset_s))
 
 
 def edit_recording(analysis: Analysis, edit: ImpactEdit) -> tuple[np.ndarray, ModalParams]:
