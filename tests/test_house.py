@@ -319,6 +319,21 @@ def test_pipeline_and_models_import_nothing_from_data():
     assert not bad, _fail_with("pipeline.py / models/ imports of physfoley.data", bad)
 
 
+def test_web_reaches_the_library_only_through_its_backend():
+    graph = import_graph(SRC, PACKAGE)
+    web = sorted(m for m in graph if m.startswith("physfoley.web."))
+    assert "physfoley.web.backend" in web and len(web) > 1
+    bad = [
+        f"{_rel(r.path)}:{r.line}: {target}"
+        for module in web
+        if module != "physfoley.web.backend"
+        for target, refs in sorted(graph[module].items())
+        if not target.startswith("physfoley.web")
+        for r in refs
+    ]
+    assert not bad, _fail_with("web/ imports of the library outside web/backend.py", bad)
+
+
 def test_evaluation_and_tests_use_no_private_names():
     modules = module_files(SRC, PACKAGE)
     found = []

@@ -306,6 +306,22 @@ def params_to_dict(
     return doc
 
 
+def analysis_json(
+    params: ModalParams,
+    source: str | os.PathLike,
+    preset: str,
+    onset_s: float | None,
+    top: int | None = None,
+) -> dict[str, Any]:
+    """The JSON form of one recording's analysis (`physfoley analyze --json`, the web app's
+    /analyze): `params_to_dict` (all modes, or the `top` strongest peaks) plus the recording
+    `source`, the analysis `preset` name and `onset_s`, where the analysed window starts in the
+    recording (None: the recording was analysed whole)."""
+    doc = params_to_dict(params, top, peaks_only=top is not None)
+    doc.update(source=str(source), preset=preset, onset_s=onset_s)
+    return doc
+
+
 def modes_summary(params: ModalParams, top: int = 10) -> str:
     """Text table of one clip's `top` strongest spectral peaks: frequency, power, decay."""
     lines = [f"{'freq (Hz)':>10} {'power (dB)':>11} {'decay (dB/s)':>13}"]

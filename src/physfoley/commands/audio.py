@@ -20,7 +20,7 @@ import numpy as np
 from physfoley.atomic import check_output_path
 from physfoley.audio.io import limit_to_full_scale, write_audio
 from physfoley.audio.onsets import read_analysis_window
-from physfoley.audio.params import ModalParams, modes_summary, params_to_dict
+from physfoley.audio.params import ModalParams, analysis_json, modes_summary
 from physfoley.commands.audio_texts import COMMANDS
 from physfoley.config import AudioConfig, get_preset
 from physfoley.errors import InputError
@@ -174,9 +174,7 @@ def run_analyze(args: argparse.Namespace) -> int:
             path.unlink(missing_ok=True)
         raise
     if args.json:
-        doc = params_to_dict(params, args.top, peaks_only=args.top is not None)
-        doc.update(source=str(args.audio), preset=cfg.name, onset_s=onset_s)
-        print(json.dumps(doc))
+        print(json.dumps(analysis_json(params, args.audio, cfg.name, onset_s, args.top)))
         return 0
     _say(modes_summary(params, args.top or 10))
     for path in written:
