@@ -45,6 +45,7 @@ import numpy as np
 
 from physfoley.errors import InputError
 from physfoley.video.io import VideoFrames, read_video
+from physfoley.video.swing import SWING_STROKE_S, SWING_THRESHOLD, swing_track
 
 #: Minimum number of frames: one 22-frame window (the visual encoder's input length).
 MIN_FRAMES = 22
@@ -1043,6 +1044,17 @@ def detect_impacts(
         t_contact, conf = found["t_contact"], found["conf"]
         sb_px, sa_px = found["speed_before"], found["speed_after"]
         xs, ys = found["x"], found["y"]
+    elif method == "swing":  # physfoley.video.swing: where the swept motion stops at once
+        sw = swing_track(
+            video.frames if isinstance(video, VideoFrames) else np.asarray(video),
+            all_times,
+            threshold=SWING_THRESHOLD if threshold is None else threshold,
+            stroke_s=max(SWING_STROKE_S, min_separation_s),
+        )
+        track = MotionTrack(sw.times_s, sw.score, sw.speed_before_px_s, sw.x, sw.y, sw.scale)
+        t_contact, conf = sw.times_s[sw.peaks], sw.confidence
+        sb_px, sa_px = sw.speed_before_px_s[sw.peaks], sw.speed_after_px_s[sw.peaks]
+        xs, ys = sw.x[sw.peaks], sw.y[sw.peaks]
     elif method == "flow":
         threshold = DEFAULT_THRESHOLD if threshold is None else threshold
         track, per = motion_track(
@@ -1071,7 +1083,7 @@ def detect_impacts(
         sa_px = per["speed_out"][peaks] * track.scale
         xs, ys = track.x[peaks], track.y[peaks]
     else:
-        raise InputError(f"unknown detection method {method!r}; use 'flow' or 'tip'")
+        raise InputError(f"unknown detection method {method!r}; use 'swing', 'flow' or 'tip'")
 
     frames_rgb = video.frames if isinstance(video, VideoFrames) else np.asarray(video)
     events: list[ImpactEvent] = []
