@@ -387,7 +387,7 @@ def main() -> None:
     ap.add_argument("--max-videos", type=int, default=None)
     ap.add_argument("--skip-videos", type=int, default=0, help="--synth: skip the first N videos")
     ap.add_argument("--threshold", type=float, default=None)
-    ap.add_argument("--method", choices=("swing", "flow", "tip"), default="flow", help="detector")
+    ap.add_argument("--method", choices=("swing", "flow", "tip"), default="swing", help="detector")
     ap.add_argument("--gh-tol", type=int, default=2, help="frames (default 2)")
     ap.add_argument("--synth-tol", type=int, default=1, help="frames (default 1)")
     ap.add_argument(

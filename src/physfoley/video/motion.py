@@ -1000,7 +1000,7 @@ def detect_impacts(
     mass_estimator=None,
     material: str | None = None,
     threshold: float | None = None,
-    method: str = "flow",
+    method: str = "swing",
     relative_threshold: float = DEFAULT_RELATIVE_THRESHOLD,
     min_separation_s: float = DEFAULT_MIN_SEPARATION_S,
     work_size: int = DEFAULT_WORK_SIZE,
