@@ -18,7 +18,8 @@ down, which dense flow cannot follow and the tip tracker (`method="tip"`) loses.
 3. **Stops.** Where D_t is high and D_{t+1} <= `SWING_STOP_FRACTION` x D_t, motion that arrived
    during (t-1, t) did not go on during (t, t+1): the striker reached frame t and stopped
    there (the first frame at the surface). The stop score of frame t is the largest
-   D_t - D_{t+1} over such pixels, at the point (x, y) where it is reached.
+   D_t - D_{t+1} over such pixels, at the point (x, y) where it is reached, divided by the
+   length of the interval (t-1, t): per second, so that thresholds hold at any frame rate.
 4. **Approach.** A strike speeds up into the contact (arm and gravity); the top of a
    back-swing or a hand putting the striker down slows before it stops. Around (x, y)
    (radius `SWING_APPROACH_RADIUS` x the long side) the change over the last two intervals
@@ -64,8 +65,11 @@ SWING_STOP_FRACTION = 0.3
 #: as a fraction of the long side.
 SWING_APPROACH_RADIUS = 0.2
 
-#: Score threshold: the fraction of the Gaussian window's pixels whose change stopped.
-SWING_THRESHOLD = 0.1
+#: Score threshold, in Gaussian windows per second: the fraction of the window's pixels whose
+#: change stopped, per second of the interval it arrived in (3.0 = 0.1 of the window at 30
+#: fps: a stick 3 px wide at 224 px that arrived and stayed), so that it holds at any frame
+#: rate (a striker filmed at 60 fps sweeps half as much per frame).
+SWING_THRESHOLD = 3.0
 
 #: Of two stops at most this far apart (seconds), only the stronger is reported: a
 #: back-swing's turn and its contact. Just above the longest turn-to-contact time SynthHits
@@ -169,12 +173,13 @@ def change_maps(gray: np.ndarray) -> np.ndarray:
     return out
 
 
-def stop_scores(d: np.ndarray) -> dict[str, np.ndarray]:
-    """Change maps D [T, h, w] -> per-frame stop score, stop point and swept densities.
+def stop_scores(d: np.ndarray, times: np.ndarray) -> dict[str, np.ndarray]:
+    """Change maps D [T, h, w] and frame times [T] -> per-frame stop score, point, densities.
 
-    Returns arrays [T]: "score" (stop score x approach factor; 0 for t < 3 and t > T - 3),
-    "raw" (before the approach factor), "approach" (the factor), "x", "y" (work pixels),
-    "d_before" (max of D_{t-1}, D_t at the point), "d_after" (D_{t+1} at the point).
+    Returns arrays [T]: "score" (stop score per second x approach factor; 0 for t < 3 and
+    t > T - 3), "raw" (D_t - D_{t+1} at the stop point, per interval), "approach" (the
+    factor), "x", "y" (work pixels), "d_before" (max of D_{t-1}, D_t at the point),
+    "d_after" (D_{t+1} at the point).
     """
     t, h, w = d.shape
     radius = SWING_APPROACH_RADIUS * max(h, w)
@@ -189,7 +194,8 @@ def stop_scores(d: np.ndarray) -> dict[str, np.ndarray]:
         recent = d[i - 1][near].mean() + d[i][near].mean()
         earlier = d[i - 3][near].mean() + d[i - 2][near].mean()
         approach = min(1.0, recent / earlier) if earlier > 1e-9 else 1.0
-        res["raw"][i], res["approach"][i], res["score"][i] = raw, approach, raw * approach
+        res["raw"][i], res["approach"][i] = raw, approach
+        res["score"][i] = raw * approach / max(times[i] - times[i - 1], 1e-6)
         res["x"][i], res["y"][i] = x, y
         res["d_before"][i] = max(d[i - 1, y, x], d[i, y, x])
         res["d_after"][i] = d[i + 1, y, x]
@@ -228,7 +234,7 @@ def swing_track(
     gray, scale = work_frames(frames)
     kept = np.flatnonzero(distinct_frames(gray))
     gray, times = gray[kept], times_s[kept]
-    res = stop_scores(change_maps(gray))
+    res = stop_scores(change_maps(gray), times)
     peaks = pick_strokes(res["score"], times, threshold, stroke_s)
     dt = np.diff(times, prepend=times[0] - 1.0)
     dt_after = np.append(dt[1:], dt[-1:])
