@@ -1,4 +1,4 @@
-"""Impact detection throughput on 224x224 video (decode + flow + detection), frames per second.
+"""Impact detection throughput on 224x224 video (decode + detection), frames per second.
 
     .venv/bin/python benchmarks/bench_detect.py [--seconds 20] [--method swing|flow|tip|all]
 

@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/eval_detect.py --gh ../shared/data/greatest-hits-demo
     .venv/bin/python benchmarks/eval_detect.py --synth /work/data/synthhits_v1 [--max-videos N]
-    ... --method tip   (the striker-tip tracker instead of the default optical-flow detector)
+    ... --method flow|tip   (the optical-flow detector or the striker-tip tracker instead of the
+                             default swing detector)
     ... --gh ../shared/data/greatest-hits-demo --gh-visual benchmarks/data/gh_visual_contacts.json
 
 Greatest Hits: truth = impact_times.json (annotated times recovered from the soundtrack; the

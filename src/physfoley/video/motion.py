@@ -29,7 +29,9 @@ How it works (details and failure modes in docs/detection.md):
 
 Everything after the flow itself is numpy, vectorised over frames (OpenCV's flow is per pair).
 
-`method="tip"` is a second detector that needs no flow: background subtraction, the leading
+`method="swing"` (the default, physfoley.video.swing) needs no flow: it finds where the swept
+motion of the striker stops at once in shake-tolerant change maps; it is the best of the three
+on real footage. `method="tip"` needs no flow either: background subtraction, the leading
 point of each moving blob along five striking directions, short frame-to-frame tracks of those
 points, and an abrupt stop or reversal of one (see `_tip_events` and docs/detection.md). It is
 far better on SynthHits (thin fast strikers flow cannot follow), worse on the real clips.
@@ -1014,7 +1016,9 @@ def detect_impacts(
     mass_kg : striker mass given by the user (overrides `mass_estimator`).
     mass_estimator : a `physfoley.video.physics.MassEstimator`; used with `material` when no
         mass_kg is given (the default estimator needs `material` and `meters_per_pixel`).
-    threshold : score threshold in image long-sides per second of deceleration.
+    threshold : score threshold in image long-sides per second of deceleration (flow, tip);
+        for method="swing" (the default) in Gaussian windows per second (physfoley.video.swing).
+    method : "swing" (default), "flow" or "tip" (docs/detection.md).
     Returns list[ImpactEvent] in time order (and the MotionTrack when `return_track`).
     Raises InputError for unreadable input or fewer than MIN_FRAMES frames.
     """
