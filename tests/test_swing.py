@@ -116,8 +116,9 @@ def test_swing_stroke_rule_removes_abrupt_turns():
 def test_swing_timeline_and_repeated_frames():
     """Times come from the video's own timeline (VFR): the same frames on a timeline 1.25 x
     as slow give the same contact frames at 1.25 x the times (the threshold is per second:
-    slower motion needs a threshold 1.25 x lower for the same picks). Every frame shown twice (frame-rate
-    doubling) gives the same contact times: repeats are dropped before the change maps."""
+    slower motion needs a threshold 1.25 x lower for the same picks). Every frame shown twice
+    (frame-rate doubling) gives the same contact times: repeats are dropped before the change
+    maps. Grey frames [T, H, W] give the same frames as RGB."""
     video, contacts, _ = swinging_stick(seed=2)
     a = detect_impacts(video)
     slow = VideoFrames(video.frames, video.times_s * 1.25, 24.0, 160, 160, video.duration_s, False)
