@@ -1,6 +1,6 @@
-"""Impact detection throughput on 224x224 video (decode + flow + detection), frames per second.
+"""Impact detection throughput on 224x224 video (decode + detection), frames per second.
 
-    .venv/bin/python benchmarks/bench_detect.py [--seconds 20] [--method flow|tip|both]
+    .venv/bin/python benchmarks/bench_detect.py [--seconds 20] [--method swing|flow|tip|all]
 
 Makes a 224x224 29.97 fps H.264 test video (moving textured bar, camera shake) in a temporary
 folder, then times `read_video` + `detect_impacts` end to end and the detector alone.
@@ -65,9 +65,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--method", choices=("flow", "tip", "both"), default="both")
+    ap.add_argument("--method", choices=("swing", "flow", "tip", "all"), default="all")
     args = ap.parse_args()
-    methods = ("flow", "tip") if args.method == "both" else (args.method,)
+    methods = ("swing", "flow", "tip") if args.method == "all" else (args.method,)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.mp4"
         n = make_video(path, args.seconds)

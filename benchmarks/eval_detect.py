@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/eval_detect.py --gh ../shared/data/greatest-hits-demo
     .venv/bin/python benchmarks/eval_detect.py --synth data/synthhits_v1 [--max-videos N]
-    ... --method tip   (the striker-tip tracker instead of the default optical-flow detector)
+    ... --method flow|tip   (the optical-flow detector or the striker-tip tracker instead of the
+                             default swing detector)
     ... --gh ../shared/data/greatest-hits-demo --gh-visual benchmarks/data/gh_visual_contacts.json
 
 Greatest Hits: truth = impact_times.json (annotated times recovered from the soundtrack; the
@@ -388,7 +389,7 @@ def main() -> None:
     ap.add_argument("--max-videos", type=int, default=None)
     ap.add_argument("--skip-videos", type=int, default=0, help="--synth: skip the first N videos")
     ap.add_argument("--threshold", type=float, default=None)
-    ap.add_argument("--method", choices=("flow", "tip"), default="flow", help="detector")
+    ap.add_argument("--method", choices=("swing", "flow", "tip"), default="swing", help="detector")
     ap.add_argument("--gh-tol", type=int, default=2, help="frames (default 2)")
     ap.add_argument("--synth-tol", type=int, default=1, help="frames (default 1)")
     ap.add_argument(

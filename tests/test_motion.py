@@ -72,7 +72,7 @@ def test_bouncing_bar_contacts_found_within_one_frame():
     tp = n_pred = n_true = 0
     for seed in (0, 1):
         video, contacts, _ = bouncing_bar(hits=6, seed=seed)
-        events = detect_impacts(video)
+        events = detect_impacts(video, method="flow")
         frames = np.array([e.frame for e in events])
         n_pred += len(events)
         n_true += len(contacts)
@@ -116,12 +116,12 @@ def test_flow_gradual_stop_is_no_impact(monkeypatch):
     import physfoley.video.flow as flow
 
     abrupt = sliding_block([0.0] * 3 + [8.0] * 8 + [0.0] * 14)
-    found = [e.frame for e in detect_impacts(abrupt)]
+    found = [e.frame for e in detect_impacts(abrupt, method="flow")]
     assert len(found) == 1 and abs(found[0] - 11) <= 1
     gradual = sliding_block([0.0] * 3 + [8.0] * 6 + [8 * 0.7**k for k in range(1, 9)] + [0] * 8)
-    assert detect_impacts(gradual) == []
+    assert detect_impacts(gradual, method="flow") == []
     monkeypatch.setattr(flow, "FLOW_STOP_FRACTION", np.inf)
-    assert len(detect_impacts(gradual)) >= 1
+    assert len(detect_impacts(gradual, method="flow")) >= 1
 
 
 def test_flow_stop_in_the_last_frames_is_not_confirmed():
@@ -131,9 +131,9 @@ def test_flow_stop_in_the_last_frames_is_not_confirmed():
     the same stop with frames after it is found."""
     frozen = sliding_block([0.0] * 9 + [8.0] * 12 + [0.0])
     # (the flow noise on the moving block may still make a false alarm mid-way, at frame 19)
-    assert all(e.frame < 20 for e in detect_impacts(frozen))
+    assert all(e.frame < 20 for e in detect_impacts(frozen, method="flow"))
     confirmed = sliding_block([0.0] * 9 + [8.0] * 12 + [0.0] * 4)
-    assert [abs(e.frame - 21) <= 1 for e in detect_impacts(confirmed)] == [True]
+    assert [abs(e.frame - 21) <= 1 for e in detect_impacts(confirmed, method="flow")] == [True]
 
 
 def rising_block(speeds: list[float], seed: int = 0) -> VideoFrames:
@@ -168,16 +168,20 @@ def test_flow_region_leaving_the_picture_is_no_stop():
     may make a false alarm mid-way, as in the sliding-block tests.)"""
     for speed in (6.0, 8.0):
         leaving = rising_block([0.0] * 3 + [speed] * (int(155 / speed) + 1) + [0.0] * 10)
-        assert all(e.y >= 40 for e in detect_impacts(leaving))
+        assert all(e.y >= 40 for e in detect_impacts(leaving, method="flow"))
         steps = int(60 / speed)
         stopping = rising_block([0.0] * 3 + [speed] * steps + [0.0] * 12)
-        found = [e.frame for e in detect_impacts(stopping)]
+        found = [e.frame for e in detect_impacts(stopping, method="flow")]
         assert any(abs(f - (steps + 3)) <= 1 for f in found), (speed, found)
 
 
 def test_contact_position_and_stop():
     video, contacts, _ = bouncing_bar(hits=6, seed=1)
-    events = [e for e in detect_impacts(video) if min(abs(e.frame - c) for c in contacts) <= 1]
+    events = [
+        e
+        for e in detect_impacts(video, method="flow")
+        if min(abs(e.frame - c) for c in contacts) <= 1
+    ]
     assert len(events) >= 5
     for e in events:
         assert 60 <= e.x <= 100 and 95 <= e.y <= 135  # the bar's tip on the surface (y=120)
@@ -193,12 +197,12 @@ def test_no_impacts_in_shaking_static_scene():
     video = VideoFrames(
         np.concatenate([video.frames] * 6), np.arange(48) / 30.0, 30.0, 160, 160, 1.6, False
     )
-    assert detect_impacts(video) == []
+    assert detect_impacts(video, method="flow") == []
 
 
 def test_units_mass_and_energy():
     video, contacts, _ = bouncing_bar()
-    ev = detect_impacts(video, meters_per_pixel=0.01, mass_kg=0.1)
+    ev = detect_impacts(video, meters_per_pixel=0.01, mass_kg=0.1, method="flow")
     assert len(ev) == len(contacts)
     e = ev[0]
     assert e.speed_before_m_s == pytest.approx(e.speed_before_px_s * 0.01)
@@ -266,7 +270,8 @@ def test_real_frame_times_used():
     from physfoley.video.flow import DEFAULT_THRESHOLD
 
     # thresholds are per second: half the speed needs half the threshold for the same picks
-    a, b = detect_impacts(video), detect_impacts(slow, threshold=DEFAULT_THRESHOLD / 2)
+    a = detect_impacts(video, method="flow")
+    b = detect_impacts(slow, threshold=DEFAULT_THRESHOLD / 2, method="flow")
     assert [e.frame for e in a] == [e.frame for e in b]
     for ea, eb in zip(a, b, strict=True):
         assert eb.time_s == pytest.approx(2 * ea.time_s, abs=1e-6)
@@ -277,7 +282,7 @@ def _gh_scores(gh_demo_dir: Path) -> dict:
     sys.path.insert(0, str(REPO / "benchmarks"))
     from eval_detect import eval_gh
 
-    return eval_gh(gh_demo_dir)
+    return eval_gh(gh_demo_dir, method="flow")
 
 
 @pytest.fixture(scope="module")

@@ -20,8 +20,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="find impacts (time, position, striker speed, mass, energy) in a video",
         description=(
             "Find the moments a striker is abruptly stopped or reversed, from the picture alone "
-            "(dense optical flow with camera-shake compensation, or tracking of the striker's "
-            "leading point with --method tip; see docs/detection.md). "
+            "(where the swept motion of the striker stops at once; or dense optical flow with "
+            "--method flow, or tracking of the striker's leading point with --method tip; see "
+            "docs/detection.md). "
             "The soundtrack, if any, is never read."
         ),
     )
@@ -43,10 +44,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--method",
-        choices=("flow", "tip"),
-        default="flow",
-        help="flow: dense optical flow (default, better on real footage); tip: track the "
-        "striker's leading point (far better on SynthHits; see docs/detection.md)",
+        choices=("swing", "flow", "tip"),
+        default="swing",
+        help="swing: where the swept motion stops at once (default, best on real footage); "
+        "flow: dense optical flow; tip: track the striker's leading point (far better on "
+        "SynthHits; see docs/detection.md)",
     )
     p.add_argument("--threshold", type=float, default=None, help="score threshold (advanced)")
     p.add_argument("--force", action="store_true", help="overwrite the --plot file")

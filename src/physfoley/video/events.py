@@ -1,8 +1,9 @@
 """Impacts found in the picture: the `ImpactEvent` type and `detect_impacts`, the detectors' door.
 
-`detect_impacts` decodes a video when given a path, runs one of the two detectors (the
-optical-flow detector of `physfoley.video.flow`, default, better on real footage; the tip
-tracker of `physfoley.video.tip`, far better on SynthHits) and turns the impacts it found into
+`detect_impacts` decodes a video when given a path, runs one of the three detectors (the
+swing detector of `physfoley.video.swing`, default, best on real footage: where the swept
+motion of the striker stops at once; the optical-flow detector of `physfoley.video.flow`; the
+tip tracker of `physfoley.video.tip`, far better on SynthHits and the one to use for speeds) and turns the impacts it found into
 `ImpactEvent`s: contact time and nearest frame, striker position and speeds, and, given a scale
 and a mass (or a `physfoley.video.physics.MassEstimator`), speeds in m/s and the kinetic energy
 the impact took. `physfoley detect` prints them; the synthesis pipeline conditions on them.
@@ -24,7 +25,9 @@ from physfoley.video.flow import (
     detect_flow,
 )
 from physfoley.video.io import VideoFrames, read_video
+from physfoley.video.peaks import MotionTrack
 from physfoley.video.physics import kinetic_energy_change
+from physfoley.video.swing import SWING_STROKE_S, SWING_THRESHOLD, swing_track
 from physfoley.video.tip import TIP_THRESHOLD, detect_tip
 from physfoley.video.windows import frame_index_at
 
@@ -74,7 +77,7 @@ def detect_impacts(
     mass_estimator=None,
     material: str | None = None,
     threshold: float | None = None,
-    method: str = "flow",
+    method: str = "swing",
     relative_threshold: float = DEFAULT_RELATIVE_THRESHOLD,
     min_separation_s: float = DEFAULT_MIN_SEPARATION_S,
     work_size: int = DEFAULT_WORK_SIZE,
@@ -88,8 +91,10 @@ def detect_impacts(
     mass_kg : striker mass given by the user (overrides `mass_estimator`).
     mass_estimator : a `physfoley.video.physics.MassEstimator`; used with `material` when no
         mass_kg is given (the default estimator needs `material` and `meters_per_pixel`).
-    threshold : score threshold in image long-sides per second of deceleration.
-    method : "flow" (`physfoley.video.flow.detect_flow`) or "tip"
+    threshold : score threshold in image long-sides per second of deceleration (flow, tip);
+        for method="swing" (the default) in Gaussian windows per second (physfoley.video.swing).
+    method : "swing" (default, `physfoley.video.swing.swing_track`), "flow"
+        (`physfoley.video.flow.detect_flow`) or "tip"
         (`physfoley.video.tip.detect_tip`); `relative_threshold`, `work_size` and
         `flow_preset` are the flow detector's.
     Returns list[ImpactEvent] in time order (and the MotionTrack when `return_track`).
@@ -116,6 +121,22 @@ def detect_impacts(
             threshold=TIP_THRESHOLD if threshold is None else threshold,
             min_sep_s=min_separation_s,
         )
+    elif method == "swing":  # physfoley.video.swing: where the swept motion stops at once
+        sw = swing_track(
+            video.frames if isinstance(video, VideoFrames) else np.asarray(video),
+            all_times,
+            threshold=SWING_THRESHOLD if threshold is None else threshold,
+            stroke_s=max(SWING_STROKE_S, min_separation_s),
+        )
+        track = MotionTrack(sw.times_s, sw.score, sw.speed_before_px_s, sw.x, sw.y, sw.scale)
+        found = {
+            "t_contact": sw.times_s[sw.peaks],
+            "conf": sw.confidence,
+            "speed_before": sw.speed_before_px_s[sw.peaks],
+            "speed_after": sw.speed_after_px_s[sw.peaks],
+            "x": sw.x[sw.peaks],
+            "y": sw.y[sw.peaks],
+        }
     elif method == "flow":
         track, found = detect_flow(
             video,
@@ -127,7 +148,7 @@ def detect_impacts(
             flow_preset=flow_preset,
         )
     else:
-        raise InputError(f"unknown detection method {method!r}; use 'flow' or 'tip'")
+        raise InputError(f"unknown detection method {method!r}; use 'swing', 'flow' or 'tip'")
     frames_rgb = video.frames if isinstance(video, VideoFrames) else np.asarray(video)
     events = impact_events(
         found,
