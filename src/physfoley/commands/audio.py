@@ -10,13 +10,13 @@ imported inside the commands that use them, so that `physfoley --help` starts fa
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from physfoley import jsondoc
 from physfoley.atomic import check_output_path
 from physfoley.audio.io import limit_to_full_scale, write_audio
 from physfoley.audio.onsets import read_analysis_window
@@ -176,7 +176,7 @@ def run_analyze(args: argparse.Namespace) -> int:
     if args.json:
         doc = params_to_dict(params, args.top, peaks_only=args.top is not None)
         doc.update(source=str(args.audio), preset=cfg.name, onset_s=onset_s)
-        print(json.dumps(doc))
+        print(jsondoc.dumps(doc))
         return 0
     _say(modes_summary(params, args.top or 10))
     for path in written:

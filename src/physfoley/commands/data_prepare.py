@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
+from physfoley import jsondoc
+from physfoley.atomic import check_output_dir
+from physfoley.commands import args as argtypes
 from physfoley.materials import MATERIALS
 
 
@@ -44,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--test-fraction", type=float, default=0.2, help="share of videos in the test split"
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the split by video")
+    parser.add_argument("--seed", type=argtypes.seed, default=0, help="seed of the split by video")
     parser.add_argument(
         "--force", action="store_true", help="rebuild a folder prepared with other settings"
     )
@@ -62,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.workers < 1:
         raise InputError(f"--workers must be >= 1, got {args.workers}")
+    check_output_dir(args.out)
     options = PrepareOptions(
         preset=args.preset,
         materials=tuple(m.lower() for m in args.materials),
@@ -105,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()
     if args.json:
-        print(json.dumps(summary, indent=2))
+        print(jsondoc.dumps(summary, indent=2))
     split = summary["clips_per_split"]
     print(
         f"prepared {summary['clips']} clips from {summary['videos_prepared']} videos "

@@ -8,10 +8,10 @@ SynthHits scene gets its impact sounds -> DIR/out.wav, DIR/out.mp4, DIR/spectrog
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
+from physfoley import jsondoc
 from physfoley.errors import InputError
 
 #: The demo scene's defaults, the same as `physfoley.demo`'s (that module imports torch, so it is
@@ -100,7 +100,7 @@ def run_demo(args: argparse.Namespace) -> int:
         steps=args.steps,
     )
     if args.json:
-        print(json.dumps(summary))
+        print(jsondoc.dumps(summary))
         return 0
     if "audio" in summary:
         for name, path in summary["audio"]["files"].items():

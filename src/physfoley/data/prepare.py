@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from physfoley import jsondoc
 from physfoley.atomic import atomic_path, write_text_atomic
 from physfoley.data.clips import PrepareOptions, prepare_video, source_signature
 from physfoley.data.datasets import OPTIONAL_ARRAYS, read_index
@@ -149,7 +150,7 @@ def prepare_dataset(
         "failed": [{"video": r["name"], "error": r["error"]} for r in failed],
         **_clip_counts(out_dir, done, options, assembly, results, started),
     }
-    write_text_atomic(out_dir / "summary.json", json.dumps(summary, indent=2) + "\n", force=True)
+    write_text_atomic(out_dir / "summary.json", jsondoc.dumps(summary, indent=2) + "\n", force=True)
     return summary
 
 
@@ -269,7 +270,7 @@ def add_arrays(out_dir: str | os.PathLike, arrays: dict[str, np.ndarray]) -> Non
         with atomic_path(out_dir / f"{name}.npy", force=True) as tmp:
             np.save(tmp, arr)
     meta["arrays"] = sorted(set(meta.get("arrays", [])) | set(arrays))
-    write_text_atomic(meta_path, json.dumps(meta, indent=2) + "\n", force=True)
+    write_text_atomic(meta_path, jsondoc.dumps(meta, indent=2) + "\n", force=True)
 
 
 def remove_parts(out_dir: str | os.PathLike) -> None:

@@ -28,6 +28,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from physfoley import jsondoc
 from physfoley.config import apply_overrides, load_yaml
 from physfoley.errors import InputError
 
@@ -313,6 +314,7 @@ def save_checkpoint(
         opt_t, opt_meta = _flatten_optimizer(optimizer)
         save_file(opt_t, str(tmp / "optimizer.safetensors"))
         doc = {"step": step, "world_size": env.world_size, "optimizer": opt_meta, **(extra or {})}
+        # Python's own JSON (NaN kept): the checkpoint is read back by Python, bit for bit
         (tmp / "state.json").write_text(json.dumps(doc))
         shutil.rmtree(final, ignore_errors=True)
         os.replace(tmp, final)
@@ -369,7 +371,7 @@ def prepare_out_dir(out_dir: str | os.PathLike, resume: bool, cfg: TrainConfig) 
     if not cfg_path.exists():
         from physfoley.atomic import write_text_atomic
 
-        write_text_atomic(cfg_path, json.dumps(dataclasses.asdict(cfg), indent=2))
+        write_text_atomic(cfg_path, jsondoc.dumps(dataclasses.asdict(cfg), indent=2))
     return out
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from physfoley import jsondoc
 from physfoley.atomic import write_text_atomic
 from physfoley.audio.losses import mrstft_loss
 from physfoley.audio.params import MODE_KEYS
@@ -121,7 +122,7 @@ def train_residual(
                     encoder, data, audio, batch_size=cfg.infer_batch_size, device=env.device
                 )
                 info["dataset_arrays"] = written
-            write_text_atomic(out / INFO, json.dumps(info, indent=2), force=True)
+            write_text_atomic(out / INFO, jsondoc.dumps(info, indent=2), force=True)
             summary = info
         C.barrier(env)
         return summary

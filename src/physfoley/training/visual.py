@@ -16,6 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from physfoley import jsondoc
 from physfoley.atomic import write_text_atomic
 from physfoley.config import model_config
 from physfoley.errors import InputError
@@ -167,7 +168,7 @@ def train_visual(
                 {k: v.contiguous() for k, v in encoder.state_dict().items()}, str(out / WEIGHTS)
             )
             summary = {"model_config": model_cfg.to_dict(), **summary}
-            write_text_atomic(out / INFO, json.dumps(summary, indent=2), force=True)
+            write_text_atomic(out / INFO, jsondoc.dumps(summary, indent=2), force=True)
         C.barrier(env)
         return summary
     finally:
