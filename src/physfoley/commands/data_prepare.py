@@ -83,15 +83,20 @@ def run(args: argparse.Namespace) -> int:
             total=total - cached,
             unit="video",
             desc="prepare",
+            leave=False,
             disable=args.no_progress,
             file=sys.stderr,
         )
 
+    failed = 0
+
     def on_video(result: dict) -> None:
-        if not result["ok"]:
-            tqdm.write(f"skipped {result['name']}: {result['error']}", file=sys.stderr)
+        nonlocal failed
+        failed += not result["ok"]
         if bar is not None:
             bar.update(1)
+            if failed:  # named in the summary (or the error) at the end
+                bar.set_postfix_str(f"{failed} unreadable")
 
     try:
         summary = prepare_dataset(
@@ -129,11 +134,4 @@ def run(args: argparse.Namespace) -> int:
     )
     for fail in summary["failed"]:
         print(f"  failed: {fail['video']}: {fail['error']}", file=sys.stderr)
-    if summary["clips"] == 0:
-        print(
-            "physfoley data prepare: error: no clip passed the filter in any readable video; "
-            "check the labels in NAME_times.txt against --materials/--actions/--reactions",
-            file=sys.stderr,
-        )
-        return 2
     return 0

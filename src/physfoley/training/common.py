@@ -29,6 +29,7 @@ import torch.distributed as dist
 from torch import nn
 
 from physfoley import jsondoc
+from physfoley.atomic import check_output_dir, write_text_atomic
 from physfoley.config import apply_overrides, load_yaml
 from physfoley.errors import InputError
 
@@ -361,7 +362,7 @@ def load_checkpoint(
 
 def prepare_out_dir(out_dir: str | os.PathLike, resume: bool, cfg: TrainConfig) -> Path:
     """Create OUT; refuse to train over an existing run unless resuming; record the config."""
-    out = Path(out_dir)
+    out = check_output_dir(out_dir)
     if out.exists() and any(out.iterdir()) and not resume:
         raise InputError(
             f"{out} already holds a training run; pass --resume to continue it or choose another --out"
@@ -369,8 +370,6 @@ def prepare_out_dir(out_dir: str | os.PathLike, resume: bool, cfg: TrainConfig) 
     out.mkdir(parents=True, exist_ok=True)
     cfg_path = out / "train_config.json"
     if not cfg_path.exists():
-        from physfoley.atomic import write_text_atomic
-
         write_text_atomic(cfg_path, jsondoc.dumps(dataclasses.asdict(cfg), indent=2))
     return out
 
@@ -426,6 +425,17 @@ def open_prepared(data_dir: str | os.PathLike | None):
     if not data_dir:
         raise InputError("no prepared dataset: pass --data DIR (a `physfoley data prepare` folder)")
     return PreparedData.open(data_dir)
+
+
+def train_rows(data) -> np.ndarray:
+    """The rows of the train split of `data`, refused when there are none."""
+    rows = data.indices("train")
+    if rows.size == 0:
+        raise InputError(
+            f"{data.root} has no clip in its train split; prepare more videos "
+            "(`physfoley data prepare`) or a smaller --test-fraction"
+        )
+    return rows
 
 
 def check_preset_matches(data, model_cfg) -> None:
