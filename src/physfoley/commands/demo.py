@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from physfoley import jsondoc
+from physfoley.commands import args as argtypes
 from physfoley.errors import InputError
 
 #: The demo scene's defaults, the same as `physfoley.demo`'s (that module imports torch, so it is
@@ -42,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", metavar="DIR", help="model directory (default: the shipped model)")
     p.add_argument(
         "--seed",
-        type=int,
+        type=argtypes.seed,
         default=DEMO_SCENE_SEED,
         help="SynthHits scene seed (default: %(default)s)",
     )

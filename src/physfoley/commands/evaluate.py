@@ -138,13 +138,15 @@ def run_eval(args: argparse.Namespace) -> int:
     check_output_dir(out)
 
     data = PreparedData.open(args.data)
-    clf_dir = classifier_dir(data.root, args.classifier)
-    clf = load_eval_classifier(clf_dir, device=args.device)
     audio = AudioConfig.from_dict(data.meta["preset"])
-    clf.check_audio(audio)
     split_rows = data.indices(args.split)
     if split_rows.size < 2:
         raise InputError(f"split {args.split!r} of {data.root} has fewer than 2 clips")
+    if args.generated:  # its checks are cheap: before the classifier is loaded
+        rows, runs = load_generated(args.generated, split_rows, audio)
+    clf_dir = classifier_dir(data.root, args.classifier)
+    clf = load_eval_classifier(clf_dir, device=args.device)
+    clf.check_audio(audio)
 
     seeds = [args.seed + k for k in range(args.samples_per_clip)]
     settings: dict[str, Any] = {
@@ -158,7 +160,6 @@ def run_eval(args: argparse.Namespace) -> int:
         "command": command_line(args),
     }
     if args.generated:
-        rows, runs = load_generated(args.generated, split_rows, audio)
         settings["generated"] = str(args.generated)
         seeds = list(range(len(runs)))
     else:

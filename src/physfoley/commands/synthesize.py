@@ -46,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, help="diffusion sampling steps (default: the sampler's)")
     p.add_argument(
         "--sampler",
-        help="sampler: ancestral (default), ddim, dpmsolver++ (or dpm++), flow_euler",
+        help="sampler: ancestral, ddim, dpmsolver++ (or dpm++), flow_euler (default: the model's)",
     )
     p.add_argument("--seed", type=argtypes.seed, help="random seed for a reproducible result")
     p.add_argument(

@@ -427,14 +427,16 @@ def open_prepared(data_dir: str | os.PathLike | None):
     return PreparedData.open(data_dir)
 
 
-def train_rows(data) -> np.ndarray:
-    """The rows of the train split of `data`, refused when there are none."""
+def train_rows(data, batch_size: int, env: DistEnv) -> np.ndarray:
+    """The rows of the train split of `data`, refused (before a run folder is made) when there
+    are none or fewer than one global batch."""
     rows = data.indices("train")
     if rows.size == 0:
         raise InputError(
             f"{data.root} has no clip in its train split; prepare more videos "
             "(`physfoley data prepare`) or a smaller --test-fraction"
         )
+    batch_rows(rows, batch_size, 0, 0, env)  # raises when one batch does not fit
     return rows
 
 

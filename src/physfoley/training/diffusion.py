@@ -113,7 +113,7 @@ def train_diffusion(
             raise InputError(
                 f"{data.root} has no band_weight/band_decay_db_per_s; run `physfoley train residual` first"
             )
-        rows = C.train_rows(data)
+        rows = C.train_rows(data, cfg.batch_size, env)
         visual_dir = Path(cfg.visual_dir) if cfg.visual_dir else Path(out_dir).parent / "visual"
         visual_state = load_visual_run(visual_dir, model_cfg)  # before OUT is made
         out = C.prepare_out_dir(out_dir, resume, cfg) if env.is_main else Path(out_dir)

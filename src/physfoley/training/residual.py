@@ -60,7 +60,7 @@ def train_residual(
         audio = model_cfg.audio
         data = C.open_prepared(data_dir or cfg.data)
         C.check_preset_matches(data, model_cfg)
-        rows = C.train_rows(data)
+        rows = C.train_rows(data, cfg.batch_size, env)
         out = C.prepare_out_dir(out_dir, resume, cfg) if env.is_main else Path(out_dir)
         C.barrier(env)
         C.seed_everything(cfg.seed + env.rank)
