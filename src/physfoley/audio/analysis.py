@@ -46,14 +46,14 @@ def prepare_clips(
     x, batched = as_batch(wave)
     if x.shape[-1] == 0:
         raise InputError("empty waveform: nothing to analyse")
+    if not torch.isfinite(x).all():
+        raise InputError("waveform contains NaN or infinite samples")
     if x.shape[-1] < cfg.n_fft:  # shorter than one STFT window: no mode can be resolved
         raise InputError(
             f"audio of {x.shape[-1]} samples ({1000 * x.shape[-1] / cfg.sample_rate:.1f} ms) is "
             f"too short to analyse; give at least {cfg.n_fft} samples "
             f"({1000 * cfg.n_fft / cfg.sample_rate:.0f} ms at {cfg.sample_rate} Hz)"
         )
-    if not torch.isfinite(x).all():
-        raise InputError("waveform contains NaN or infinite samples")
     x = fit_length(x, cfg.num_samples)
     peak = x.abs().amax(dim=-1)
     if not bool((peak > 0).all()):
