@@ -341,8 +341,11 @@ def test_cli_eval_model_end_to_end(tmp_path, capsys):
             "--save-generated"]  # fmt: skip
     capsys.readouterr()
     assert main(args) == 0
-    rep = json.loads(capsys.readouterr().out)
+    text = capsys.readouterr().out
+    rep = json.loads(text, parse_constant=lambda word: pytest.fail(f"bare {word} in --json"))
     assert rep["n_clips"] == 8 and rep["seeds"] == [0, 1]
+    on_disk = (tmp_path / "model" / "eval-test" / "report.json").read_text()
+    json.loads(on_disk, parse_constant=lambda word: pytest.fail(f"bare {word} in report.json"))
     assert rep["settings"]["sampler"] == "ddim" and "--steps 2" in rep["settings"]["command"]
     mse = rep["metrics"]["spec_mse"]["values"]
     assert all(v > 0.01 for v in mse) and mse[0] != mse[1]  # untrained: far off, seeds differ

@@ -171,7 +171,8 @@ def test_save_load_roundtrip_and_no_clobber(tmp_path):
 @pytest.mark.parametrize(
     "wave,message",
     [
-        (np.zeros(1000, np.float32), "silent"),
+        (np.zeros(4000, np.float32), "silent"),
+        (np.ones(1000, np.float32), "too short to analyse; give at least 2048 samples"),
         (np.array([0.1, np.nan, 0.2], np.float32), "NaN"),
         (np.zeros(0, np.float32), "empty"),
         (np.zeros((2, 3, 4), np.float32), "shape"),

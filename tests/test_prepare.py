@@ -287,9 +287,12 @@ def test_cli_prepare_json(layout, tmp_path, capsys):
     assert summary["clips"] == 4 and set(summary["clips_per_material"]) == {"glass", "wood"}
     assert "bad_mp4" in captured.err and "prepared 4 clips" in captured.err
     assert main(["data", "prepare", str(layout / "nothing"), "--out", str(tmp_path / "o")]) == 2
+    assert "is not a folder" in capsys.readouterr().err
     none = ["--materials", "paper", "--no-progress"]
     assert main(["data", "prepare", str(layout), "--out", str(tmp_path / "p"), *none]) == 2
-    assert "no clip passed the filter" in capsys.readouterr().err
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "passed the filter; check the labels" in err[0]
+    assert not (tmp_path / "p").exists()  # no folder of empty arrays left behind
 
 
 @pytest.mark.slow

@@ -34,6 +34,31 @@ def check_output_path(path: str | os.PathLike, *, force: bool = False) -> Path:
     return path
 
 
+def check_output_dir(path: str | os.PathLike) -> Path:
+    """Validate an output folder before any work is done, creating nothing.
+
+    The folder, or the nearest of its parents that exists when it does not, must be a folder
+    this process can create files in (a real write is tried, then removed: a read-only mount
+    lets root pass `os.access`). Raises `InputError` otherwise.
+    """
+    path = Path(path)
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        what = path if existing == path else f"{existing} (in {path})"
+        raise InputError(f"{what} exists and is not a folder; choose another output folder")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".physfoley-write-test.", dir=existing)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise InputError(
+            f"cannot write into {existing} ({err.strerror or err}); choose another output folder"
+        ) from None
+    return path
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

@@ -23,6 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from physfoley import jsondoc
 from physfoley.config import config_from_dict
 from physfoley.errors import InputError, ModelError, OutputExistsError
 from physfoley.models.factory import build_model
@@ -98,7 +99,7 @@ def save_model_dir(
             },
             **(extra or {}),
         }
-        (tmp / CONFIG_FILE).write_text(json.dumps(doc, indent=2))
+        (tmp / CONFIG_FILE).write_text(jsondoc.dumps(doc, indent=2))
         if before_commit is not None:
             before_commit(tmp)
         tmp.chmod(0o755)

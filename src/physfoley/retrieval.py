@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from physfoley import jsondoc
 from physfoley.atomic import write_bytes_atomic, write_text_atomic
 from physfoley.errors import InputError, ModelError
 
@@ -259,7 +260,7 @@ class PhysicsBank:
             },
             "extra": self.extra,
         }
-        write_text_atomic(directory / "bank.json", json.dumps(meta, indent=2) + "\n", force=True)
+        write_text_atomic(directory / "bank.json", jsondoc.dumps(meta, indent=2) + "\n", force=True)
         return directory
 
     @classmethod

@@ -27,6 +27,7 @@ import math
 import numpy as np
 import torch
 
+from physfoley.audio.onsets import cut_clip
 from physfoley.audio.params import ModalParams
 from physfoley.audio.residual import fit_residual
 from physfoley.audio.spectrogram import as_batch, fit_length, peak_normalize, stft
@@ -47,6 +48,12 @@ def prepare_clips(
         raise InputError("empty waveform: nothing to analyse")
     if not torch.isfinite(x).all():
         raise InputError("waveform contains NaN or infinite samples")
+    if x.shape[-1] < cfg.n_fft:  # shorter than one STFT window: no mode can be resolved
+        raise InputError(
+            f"audio of {x.shape[-1]} samples ({1000 * x.shape[-1] / cfg.sample_rate:.1f} ms) is "
+            f"too short to analyse; give at least {cfg.n_fft} samples "
+            f"({1000 * cfg.n_fft / cfg.sample_rate:.0f} ms at {cfg.sample_rate} Hz)"
+        )
     x = fit_length(x, cfg.num_samples)
     peak = x.abs().amax(dim=-1)
     if not bool((peak > 0).all()):
@@ -219,6 +226,7 @@ def analyze(
     *,
     preset: str | AudioConfig = "paper",
     method: str = "default",
+    at: str = "start",
     residual: bool = False,
     residual_steps: int = 60,
     residual_lr: float = 0.1,
@@ -235,6 +243,9 @@ def analyze(
     sample_rate : Hz; must equal the preset's rate (resample first, e.g. `load_audio(path, sr)`).
     preset : "paper", "small" or an `AudioConfig`.
     method : "default" (best reconstruction) or "reference" (the public code's conventions).
+    at : where a clip [N] longer than the preset's window is analysed: "start" (its first
+        0.25 s) or "onset" (0.25 s from its strongest onset, as `physfoley analyze` does; see
+        `physfoley.audio.onsets.cut_clip`). A batch is always analysed from its start.
     residual : also fit the residual noise bands (eq. 5-6) by gradient descent on a
         multi-resolution STFT loss of modal + residual against the clip.
     residual_steps, residual_lr : Adam steps and learning rate of that fit.
@@ -254,6 +265,12 @@ def analyze(
             f"audio at {sample_rate} Hz but preset {cfg.name!r} wants {cfg.sample_rate} Hz; "
             "resample first (load_audio(path, sample_rate))"
         )
+    if at not in ("start", "onset"):
+        raise InputError(f"unknown analysis start {at!r}; use 'start' or 'onset'")
+    if at == "onset":
+        if np.ndim(wave) != 1:
+            raise InputError("at='onset' analyses one clip [N]; cut a batch with cut_clip first")
+        wave, _ = cut_clip(np.asarray(wave, np.float32), cfg.sample_rate, cfg.num_samples)
     with torch.no_grad():
         x, peak, batched = prepare_clips(wave, cfg)
         db = _db_spectrogram(stft(x, cfg), cfg.top_db)

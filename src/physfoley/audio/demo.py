@@ -10,7 +10,6 @@ plot and a JSON summary. The video pipeline's demo builds on this function.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from physfoley import jsondoc
 from physfoley.atomic import check_output_path, write_text_atomic
 from physfoley.audio.analysis import analyze
 from physfoley.audio.io import write_audio
@@ -135,5 +135,5 @@ def run_audio_demo(
             "resynth_modes_only": distance(sounds["resynth_modes_only"]),
         },
     }
-    write_text_atomic(paths["summary"], json.dumps(summary, indent=2), force=force)
+    write_text_atomic(paths["summary"], jsondoc.dumps(summary, indent=2), force=force)
     return summary

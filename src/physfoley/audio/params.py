@@ -31,6 +31,9 @@ PHYSICS_KEYS = MODE_KEYS + BAND_KEYS
 
 # Power of a mode that an edit removed (high/low-pass, above Nyquist): 10^-15, inaudible but finite.
 SILENT_DB = -300.0
+#: Lowest frequency `physfoley analyze` lists by default (the bottom of human hearing): a peak
+#: below it is room rumble or handling noise, not a mode of the struck object.
+AUDIBLE_FLOOR_HZ = 20.0
 
 
 @dataclass
@@ -262,15 +265,17 @@ class ModalParams:
         return (power >= pad[..., :-2]) & (power >= pad[..., 2:]) & (power > SILENT_DB + 1)
 
     def modes_table(
-        self, top: int | None = None, *, peaks_only: bool = False
+        self, top: int | None = None, *, peaks_only: bool = False, min_freq_hz: float = 0.0
     ) -> list[dict[str, Any]]:
         """Modes of one clip as dicts (freq_hz, power_db, decay_db_per_s, bin, peak), strongest
-        first; silenced modes left out, skirt bins too with `peaks_only`."""
+        first; silenced modes left out, skirt bins too with `peaks_only`, and modes below
+        `min_freq_hz` (e.g. `AUDIBLE_FLOOR_HZ`: room rumble, not the struck object)."""
         if self.batched:
             raise InputError("modes_table() needs one clip; use select(i) first")
         peak = self.peak_mask()
         order = np.argsort(-self.power_db, kind="stable")
         keep = (self.power_db[order] > SILENT_DB + 1) & (peak[order] | (not peaks_only))
+        keep &= self.freq_hz[order] >= min_freq_hz
         order = order[keep]
         if top is not None:
             order = order[:top]
@@ -287,15 +292,21 @@ class ModalParams:
 
 
 def params_to_dict(
-    params: ModalParams, top: int | None = None, *, peaks_only: bool = False
+    params: ModalParams,
+    top: int | None = None,
+    *,
+    peaks_only: bool = False,
+    min_freq_hz: float = 0.0,
 ) -> dict[str, Any]:
-    """JSON-ready summary of one clip's parameters (modes strongest first)."""
+    """JSON-ready summary of one clip's parameters (modes strongest first, none below
+    `min_freq_hz`; `num_modes` counts them all)."""
     doc: dict[str, Any] = {
         "sample_rate": params.sample_rate,
         "num_samples": params.num_samples,
         "method": params.method,
         "num_modes": int(np.size(params.freq_hz)),
-        "modes": params.modes_table(top, peaks_only=peaks_only),
+        "min_freq_hz": min_freq_hz,
+        "modes": params.modes_table(top, peaks_only=peaks_only, min_freq_hz=min_freq_hz),
     }
     if params.has_residual:
         doc["residual"] = {
@@ -312,20 +323,23 @@ def analysis_json(
     preset: str,
     onset_s: float | None,
     top: int | None = None,
+    *,
+    min_freq_hz: float = AUDIBLE_FLOOR_HZ,
 ) -> dict[str, Any]:
     """The JSON form of one recording's analysis (`physfoley analyze --json`, the web app's
-    /analyze): `params_to_dict` (all modes, or the `top` strongest peaks) plus the recording
-    `source`, the analysis `preset` name and `onset_s`, where the analysed window starts in the
-    recording (None: the recording was analysed whole)."""
-    doc = params_to_dict(params, top, peaks_only=top is not None)
+    /analyze): `params_to_dict` (all modes, or the `top` strongest peaks at or above
+    `min_freq_hz`) plus the recording `source`, the analysis `preset` name and `onset_s`, where
+    the analysed window starts in the recording (None: the recording was analysed whole)."""
+    doc = params_to_dict(params, top, peaks_only=top is not None, min_freq_hz=min_freq_hz)
     doc.update(source=str(source), preset=preset, onset_s=onset_s)
     return doc
 
 
-def modes_summary(params: ModalParams, top: int = 10) -> str:
-    """Text table of one clip's `top` strongest spectral peaks: frequency, power, decay."""
+def modes_summary(params: ModalParams, top: int = 10, *, min_freq_hz: float = 0.0) -> str:
+    """Text table of one clip's `top` strongest spectral peaks at or above `min_freq_hz`:
+    frequency, power, decay."""
     lines = [f"{'freq (Hz)':>10} {'power (dB)':>11} {'decay (dB/s)':>13}"]
-    for mode in params.modes_table(top, peaks_only=True):
+    for mode in params.modes_table(top, peaks_only=True, min_freq_hz=min_freq_hz):
         lines.append(
             f"{mode['freq_hz']:10.1f} {mode['power_db']:11.1f} {mode['decay_db_per_s']:13.1f}"
         )

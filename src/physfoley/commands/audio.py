@@ -10,17 +10,17 @@ imported inside the commands that use them, so that `physfoley --help` starts fa
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from physfoley import jsondoc
 from physfoley.atomic import check_output_path
 from physfoley.audio.io import limit_to_full_scale, write_audio
 from physfoley.audio.onsets import read_analysis_window
-from physfoley.audio.params import ModalParams, analysis_json, modes_summary
+from physfoley.audio.params import AUDIBLE_FLOOR_HZ, ModalParams, analysis_json, modes_summary
 from physfoley.commands.audio_texts import COMMANDS
 from physfoley.config import AudioConfig, get_preset
 from physfoley.errors import InputError
@@ -39,6 +39,8 @@ HELP = {
     "residual": "also fit the residual noise bands (a few seconds)",
     "top": "list only the N strongest spectral peaks (skips the bins beside a mode); default: "
     "JSON lists all modes, the summary 10",
+    "min_freq_hz": f"list no mode below F Hz (default {AUDIBLE_FLOOR_HZ:g}, the bottom of hearing: "
+    "lower peaks are room rumble, not the struck object; 0 lists them all). --out keeps every mode",
     "params": "parameters file written by analyze",
     "no_residual": "modes only: leave out the noise bands",
     "normalize": "write at full scale (peak 0 dBFS) instead of the original level",
@@ -91,6 +93,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     analyze.add_argument("--residual", action="store_true", help=HELP["residual"])
     _analysis_options(analyze)
     analyze.add_argument("--top", type=int, default=None, metavar="N", help=HELP["top"])
+    analyze.add_argument(
+        "--min-freq-hz",
+        type=_finite_float,
+        default=AUDIBLE_FLOOR_HZ,
+        metavar="F",
+        help=HELP["min_freq_hz"],
+    )
     analyze.add_argument("--force", action="store_true", help="overwrite existing output files")
     analyze.set_defaults(func=run_analyze)
 
@@ -157,6 +166,8 @@ def run_analyze(args: argparse.Namespace) -> int:
         check_output_path(path, force=args.force)
     if args.top is not None and args.top < 1:
         raise InputError("--top must be at least 1")
+    if args.min_freq_hz < 0:
+        raise InputError(f"--min-freq-hz must be >= 0, got {args.min_freq_hz:g}")
     clip, cfg, onset_s, params = _analysed(args)
     written: list[Path] = []
     try:
@@ -174,9 +185,12 @@ def run_analyze(args: argparse.Namespace) -> int:
             path.unlink(missing_ok=True)
         raise
     if args.json:
-        print(json.dumps(analysis_json(params, args.audio, cfg.name, onset_s, args.top)))
+        doc = analysis_json(
+            params, args.audio, cfg.name, onset_s, args.top, min_freq_hz=args.min_freq_hz
+        )
+        print(jsondoc.dumps(doc))
         return 0
-    _say(modes_summary(params, args.top or 10))
+    _say(modes_summary(params, args.top or 10, min_freq_hz=args.min_freq_hz))
     for path in written:
         _say(f"wrote {path}")
     return 0

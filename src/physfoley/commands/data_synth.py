@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 
+from physfoley import jsondoc
+from physfoley.atomic import check_output_dir
+from physfoley.commands import args as argtypes
 from physfoley.errors import InputError
 
 
@@ -26,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--seconds", type=float, default=10.0, help="length of each video in s (default 10)"
     )
-    p.add_argument("--seed", type=int, default=0, help="dataset seed (default 0)")
+    p.add_argument("--seed", type=argtypes.seed, default=0, help="dataset seed (default 0)")
     p.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
     p.add_argument("--force", action="store_true", help="regenerate and overwrite existing videos")
     p.add_argument(
@@ -66,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
 
         paths = contact_sheet(args.contact_sheet, seed=args.seed, force=args.force)
         if args.json:
-            print(json.dumps({"written": [str(p) for p in paths]}))
+            print(jsondoc.dumps({"written": [str(p) for p in paths]}))
         else:
             for path in paths:
                 print(f"wrote {path}", file=sys.stderr)
@@ -75,8 +76,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.videos < 1:
         raise InputError(f"--videos must be >= 1 (got {args.videos})")
-    if Path(args.out).exists() and not Path(args.out).is_dir():
-        raise InputError(f"{args.out} exists and is not a folder")
+    check_output_dir(args.out)
 
     from physfoley.data.synthhits import generate_dataset
 
@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
         bar.close()
     summary.pop("names", None)
     if args.json:
-        print(json.dumps(summary))
+        print(jsondoc.dumps(summary))
     else:
         print(
             f"{args.out}: {summary['made']} made, {summary['skipped']} already there "

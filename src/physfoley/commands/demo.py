@@ -8,10 +8,11 @@ SynthHits scene gets its impact sounds -> DIR/out.wav, DIR/out.mp4, DIR/spectrog
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
+from physfoley import jsondoc
+from physfoley.commands import args as argtypes
 from physfoley.errors import InputError
 
 #: The demo scene's defaults, the same as `physfoley.demo`'s (that module imports torch, so it is
@@ -42,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", metavar="DIR", help="model directory (default: the shipped model)")
     p.add_argument(
         "--seed",
-        type=int,
+        type=argtypes.seed,
         default=DEMO_SCENE_SEED,
         help="SynthHits scene seed (default: %(default)s)",
     )
@@ -100,7 +101,7 @@ def run_demo(args: argparse.Namespace) -> int:
         steps=args.steps,
     )
     if args.json:
-        print(json.dumps(summary))
+        print(jsondoc.dumps(summary))
         return 0
     if "audio" in summary:
         for name, path in summary["audio"]["files"].items():

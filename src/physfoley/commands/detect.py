@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 
+from physfoley import jsondoc
 from physfoley.atomic import atomic_path, check_output_path
+from physfoley.commands import args as argtypes
 from physfoley.errors import InputError
 from physfoley.video.events import MIN_FRAMES, detect_impacts
 from physfoley.video.io import read_video
@@ -50,7 +51,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "flow: dense optical flow; tip: track the striker's leading point (far better on "
         "SynthHits; see docs/detection.md)",
     )
-    p.add_argument("--threshold", type=float, default=None, help="score threshold (advanced)")
+    p.add_argument(
+        "--threshold",
+        type=argtypes.number_at_least(0.0, above=True, what="image long-sides/s of deceleration"),
+        default=None,
+        help="score threshold, > 0 (advanced; default: the method's)",
+    )
     p.add_argument("--force", action="store_true", help="overwrite the --plot file")
     p.set_defaults(func=run)
 
@@ -98,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
         "impacts": [{k: _finite(v) for k, v in e.to_dict().items()} for e in events],
     }
     if args.json:
-        sys.stdout.write(json.dumps(doc) + "\n")
+        sys.stdout.write(jsondoc.dumps(doc) + "\n")
     else:
         print(
             f"{args.video}: {len(events)} impacts ({video.num_frames} frames, {video.fps:.3f} fps)",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from physfoley.commands import args as argtypes
 from physfoley.commands.eval_common import command_line, emit, option_names
 from physfoley.errors import InputError
 
@@ -31,8 +32,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--out", required=True, help="output .npz")
     b.add_argument("--split", default="test", help="clips to produce sounds for (default: test)")
     b.add_argument("--epochs", type=int, default=30, help="nn-sound predictor epochs (30)")
-    b.add_argument("--seed", type=int, default=0, help="nn-sound training seed (default: 0)")
-    b.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    b.add_argument(
+        "--seed", type=argtypes.seed, default=0, help="nn-sound training seed (default: 0)"
+    )
+    b.add_argument(
+        "--device", default="cpu", type=argtypes.device, help="torch device (default: cpu)"
+    )
     b.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     b.add_argument("--force", action="store_true", help="overwrite --out")
     b.set_defaults(func=run_baseline, option_names=option_names(b))

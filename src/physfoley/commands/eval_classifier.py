@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from physfoley.atomic import check_output_dir
+from physfoley.commands import args as argtypes
 from physfoley.commands.eval_common import (
     DEFAULT_CLASSIFIER_SUBDIR,
     command_line,
@@ -26,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="train the evaluation classifier (material from spectrogram) on a prepared dataset",
         description=(
             "Train the material classifier whose features and posteriors `physfoley eval` uses, "
-            "on the recorded clips of the training split (about 10 %% of its videos held out to "
+            "on the recorded clips of the training split (about 10 % of its videos held out to "
             "pick the best epoch), and report its accuracy on the real clips of the test split."
         ),
     )
@@ -37,9 +39,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--lr", type=float, help="peak learning rate (default 2e-3)")
     t.add_argument("--widths", help="channels per ResNet stage, e.g. 16,32,64,128")
     t.add_argument("--blocks-per-stage", type=int, help="residual blocks per stage (default 1)")
-    t.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    t.add_argument("--seed", type=argtypes.seed, default=0, help="random seed (default: 0)")
     t.add_argument("--max-train", type=int, help="use at most N training clips (quick runs)")
-    t.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    t.add_argument(
+        "--device", default="cpu", type=argtypes.device, help="torch device (default: cpu)"
+    )
     t.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     t.add_argument("--force", action="store_true", help="overwrite an existing classifier")
     t.set_defaults(func=run_train_classifier, option_names=option_names(t))
@@ -57,6 +61,7 @@ def run_train_classifier(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else data.root / DEFAULT_CLASSIFIER_SUBDIR
     if (out / CONFIG_FILE).exists() and not args.force:
         raise InputError(f"{out} already holds a classifier; pass --force to overwrite it")
+    check_output_dir(out)
     overrides: dict[str, Any] = {"seed": args.seed, "num_classes": len(data.materials)}
     for key in ("epochs", "batch_size", "lr", "blocks_per_stage"):
         if getattr(args, key) is not None:

@@ -8,11 +8,12 @@ on stderr always.
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
 from pathlib import Path
 from typing import Any
+
+from physfoley import jsondoc
 
 #: Where an evaluation classifier is looked for (and trained into) inside a prepared dataset.
 DEFAULT_CLASSIFIER_SUBDIR = "eval_classifier"
@@ -51,5 +52,5 @@ def command_line(args: argparse.Namespace) -> str:
 def emit(args: argparse.Namespace, doc: dict[str, Any], human: str) -> None:
     """`doc` as JSON on stdout with --json; `human` on stderr always."""
     if args.json:
-        print(json.dumps(doc))
+        print(jsondoc.dumps(doc))
     print(human, file=sys.stderr)

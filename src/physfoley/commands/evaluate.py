@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from physfoley.atomic import check_output_dir
+from physfoley.commands import args as argtypes
 from physfoley.commands import eval_baseline, eval_classifier, eval_soundtracks
 from physfoley.commands.eval_common import (
     DEFAULT_CLASSIFIER_SUBDIR,
@@ -62,9 +64,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--steps", type=int, help="diffusion sampling steps (default: the sampler's)")
     p.add_argument(
-        "--sampler", help="sampler name: ancestral, ddim, dpmsolver++ (default: the pipeline's)"
+        "--sampler",
+        help="sampler: ancestral, ddim, dpmsolver++ (or dpm++), flow_euler (default: the model's)",
     )
-    p.add_argument("--seed", type=int, default=0, help="first seed (default: 0)")
+    p.add_argument("--seed", type=argtypes.seed, default=0, help="first seed (default: 0)")
     p.add_argument("--max-clips", type=int, help="evaluate an evenly spaced subset of N clips")
     p.add_argument("--name", help="row label in the tables (default: the model folder's name)")
     p.add_argument("--batch-size", type=int, default=64, help="generation batch (default: 64)")
@@ -75,7 +78,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=1000,
         help="KID subset size, capped at n/2 (default 1000)",
     )
-    p.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    p.add_argument(
+        "--device", default="cpu", type=argtypes.device, help="torch device (default: cpu)"
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     p.add_argument(
         "--save-generated",
@@ -93,7 +98,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _check_args(args: argparse.Namespace) -> None:
     if bool(args.model) == bool(args.generated):
-        raise InputError("give exactly one of --model DIR or --generated FILE.npz")
+        raise InputError(
+            "give exactly one of --model DIR or --generated FILE.npz "
+            "(or a subcommand: train-classifier, onsets, apcc, baseline)"
+        )
     if not args.data:
         raise InputError("--data DIR (a prepared dataset) is required")
     if args.samples_per_clip < 1:
@@ -107,7 +115,7 @@ def _check_args(args: argparse.Namespace) -> None:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    if getattr(args, "eval_command", None) is None and not (args.model or args.generated):
+    if not (args.model or args.generated or args.data):  # bare `physfoley eval`
         args.eval_parser.print_help(sys.stderr)
         return 2
     from tqdm import tqdm
@@ -127,15 +135,18 @@ def run_eval(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else default_out
     if (out / REPORT_JSON).exists() and not args.force:
         raise InputError(f"{out / REPORT_JSON} exists; pass --force to overwrite it")
+    check_output_dir(out)
 
     data = PreparedData.open(args.data)
-    clf_dir = classifier_dir(data.root, args.classifier)
-    clf = load_eval_classifier(clf_dir, device=args.device)
     audio = AudioConfig.from_dict(data.meta["preset"])
-    clf.check_audio(audio)
     split_rows = data.indices(args.split)
     if split_rows.size < 2:
         raise InputError(f"split {args.split!r} of {data.root} has fewer than 2 clips")
+    if args.generated:  # its checks are cheap: before the classifier is loaded
+        rows, runs = load_generated(args.generated, split_rows, audio)
+    clf_dir = classifier_dir(data.root, args.classifier)
+    clf = load_eval_classifier(clf_dir, device=args.device)
+    clf.check_audio(audio)
 
     seeds = [args.seed + k for k in range(args.samples_per_clip)]
     settings: dict[str, Any] = {
@@ -149,7 +160,6 @@ def run_eval(args: argparse.Namespace) -> int:
         "command": command_line(args),
     }
     if args.generated:
-        rows, runs = load_generated(args.generated, split_rows, audio)
         settings["generated"] = str(args.generated)
         seeds = list(range(len(runs)))
     else:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
+from physfoley import jsondoc
+from physfoley.commands import args as argtypes
 from physfoley.errors import InputError
 
 
@@ -43,10 +44,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--model", help="model directory (default: the shipped small model)")
     p.add_argument("--steps", type=int, help="diffusion sampling steps (default: the sampler's)")
-    p.add_argument("--sampler", help="sampler name, e.g. ddim, dpm++, ancestral")
-    p.add_argument("--seed", type=int, help="random seed for a reproducible result")
-    p.add_argument("--guidance", type=float, help="classifier-free guidance scale")
-    p.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    p.add_argument(
+        "--sampler",
+        help="sampler: ancestral, ddim, dpmsolver++ (or dpm++), flow_euler (default: the model's)",
+    )
+    p.add_argument("--seed", type=argtypes.seed, help="random seed for a reproducible result")
+    p.add_argument(
+        "--guidance",
+        type=argtypes.number_at_least(0.0, what="0: unconditional, 1: no guidance"),
+        help="classifier-free guidance scale, >= 0 (default: the model's)",
+    )
+    p.add_argument(
+        "--device", default="cpu", type=argtypes.device, help="torch device (default: cpu)"
+    )
     p.add_argument(
         "--threads",
         type=int,
@@ -101,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.json:
         video = str(video_out) if video_out is not None else None
-        print(json.dumps({"audio": str(audio_out), "video": video, **result_json(result)}))
+        print(jsondoc.dumps({"audio": str(audio_out), "video": video, **result_json(result)}))
     else:
         for imp in result.impacts:
             print(

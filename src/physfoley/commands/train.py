@@ -6,9 +6,11 @@ Thin wrapper over `physfoley.training`; runs unchanged under `torchrun --nproc_p
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
+from physfoley import jsondoc
+from physfoley.atomic import check_output_dir
+from physfoley.commands import args as argtypes
 from physfoley.errors import InputError
 
 STAGES = {
@@ -41,7 +43,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--resume", action="store_true", help="continue from the newest checkpoint in --out"
     )
     parser.add_argument(
-        "--device", help="cpu, cuda or cuda:N (default: cuda if available, else cpu)"
+        "--device",
+        type=argtypes.device,
+        help="cpu, cuda or cuda:N (default: cuda if available, else cpu)",
     )
     parser.add_argument("--max-steps", type=int, help="override the config's max_steps")
     parser.add_argument(
@@ -63,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
     if args.max_steps is not None and args.max_steps < 1:
         raise InputError("--max-steps must be at least 1")
     out = args.out or f"runs/{args.stage}"
+    check_output_dir(out)
     kwargs = dict(
         data_dir=args.data,
         out_dir=out,
@@ -79,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     summary = train(cfg, **kwargs)
     summary.pop("model_config", None)
     if args.json:
-        print(json.dumps(summary))
+        print(jsondoc.dumps(summary))
     else:
-        print(f"physfoley train {args.stage}: done, {json.dumps(summary)}", file=sys.stderr)
+        print(f"physfoley train {args.stage}: done, {jsondoc.dumps(summary)}", file=sys.stderr)
     return 0

@@ -128,7 +128,7 @@ class PreparedData:
         if not meta_path.is_file():
             raise InputError(
                 f"{root} has no meta.json; it is not a prepared dataset (or preparation has not "
-                "finished): run `physfoley data prepare ROOT --out {root}`"
+                f"finished): run `physfoley data prepare VIDEO_FOLDER --out {root}`"
             )
         try:
             meta = json.loads(meta_path.read_text())

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from physfoley import jsondoc
 from physfoley.atomic import atomic_path, write_text_atomic
 from physfoley.audio.params import MODE_KEYS
 from physfoley.data.clips import PrepareOptions, VideoClips
@@ -58,7 +59,7 @@ def write_part(path: Path, clips: VideoClips, fingerprint: str, signature: str) 
     for name, arr in arrays.items():
         with atomic_path(path / f"{name}.npy", force=True) as tmp:
             np.save(tmp, np.ascontiguousarray(arr))
-    write_text_atomic(path / "header.json", json.dumps(header), force=True)
+    write_text_atomic(path / "header.json", jsondoc.dumps(header), force=True)
 
 
 def read_part_header(path: Path) -> dict[str, Any] | None:
@@ -209,7 +210,7 @@ def assemble(out_dir: Path, names: list[str], options: PrepareOptions) -> dict[s
         ),
     }
     if not unchanged or not meta_path.is_file() or json.loads(meta_path.read_text()) != meta:
-        write_text_atomic(meta_path, json.dumps(meta, indent=2) + "\n", force=True)
+        write_text_atomic(meta_path, jsondoc.dumps(meta, indent=2) + "\n", force=True)
     return result
 
 

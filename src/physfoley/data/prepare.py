@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from physfoley import jsondoc
 from physfoley.atomic import atomic_path, write_text_atomic
 from physfoley.data.clips import PrepareOptions, prepare_video, source_signature
 from physfoley.data.datasets import OPTIONAL_ARRAYS, read_index
@@ -118,6 +119,7 @@ def prepare_dataset(
     entries = discover_videos(root)
     check_out_dir(out_dir, options, force=force)
     started = time.perf_counter()
+    created = not out_dir.exists()
     (out_dir / PARTS_DIR).mkdir(parents=True, exist_ok=True)
     fingerprint = options.fingerprint()
     todo, cached = [], []
@@ -136,6 +138,10 @@ def prepare_dataset(
     results = _run_videos(tasks, workers=workers, processes=processes, on_video=on_video)
     failed = sorted((r for r in results if not r["ok"]), key=lambda r: r["name"])
     done = sorted(cached + [r["name"] for r in results if r["ok"]])
+    if not any((read_part_header(part_path(out_dir, name)) or {}).get("records") for name in done):
+        if created:  # nothing to keep: leave no folder of empty arrays behind
+            shutil.rmtree(out_dir, ignore_errors=True)
+        raise InputError(_why_no_clips(root, len(entries), failed))
     assembly = assemble(out_dir, done, options)
     summary = {
         "root": str(root),
@@ -149,8 +155,24 @@ def prepare_dataset(
         "failed": [{"video": r["name"], "error": r["error"]} for r in failed],
         **_clip_counts(out_dir, done, options, assembly, results, started),
     }
-    write_text_atomic(out_dir / "summary.json", json.dumps(summary, indent=2) + "\n", force=True)
+    write_text_atomic(out_dir / "summary.json", jsondoc.dumps(summary, indent=2) + "\n", force=True)
     return summary
+
+
+def _why_no_clips(root: str | os.PathLike, videos: int, failed: list[dict[str, Any]]) -> str:
+    """The one-line reason why no clip came out of `root`: unreadable videos, or the filter."""
+    if failed and len(failed) == videos:
+        first = failed[0]
+        more = f" (and {videos - 1} more)" if videos > 1 else ""
+        return (
+            f"none of the {videos} videos in {root} could be read: {first['name']}: "
+            f"{first['error']}{more}"
+        )
+    unread = f"{len(failed)} of {videos} videos could not be read and " if failed else ""
+    return (
+        f"{unread}no clip of {root} passed the filter; check the labels in NAME_times.txt "
+        "against --materials/--actions/--reactions"
+    )
 
 
 def _run_videos(
@@ -269,7 +291,7 @@ def add_arrays(out_dir: str | os.PathLike, arrays: dict[str, np.ndarray]) -> Non
         with atomic_path(out_dir / f"{name}.npy", force=True) as tmp:
             np.save(tmp, arr)
     meta["arrays"] = sorted(set(meta.get("arrays", [])) | set(arrays))
-    write_text_atomic(meta_path, json.dumps(meta, indent=2) + "\n", force=True)
+    write_text_atomic(meta_path, jsondoc.dumps(meta, indent=2) + "\n", force=True)
 
 
 def remove_parts(out_dir: str | os.PathLike) -> None:

@@ -24,7 +24,12 @@ SAMPLERS = ("ancestral", "ddim", "dpmsolver++", "flow_euler")
 #: (docs/results/model.md).
 DEFAULT_SAMPLER = "ancestral"
 DEFAULT_STEPS = 100
-_ALIASES = {"ddpm": "ancestral", "dpm-solver++": "dpmsolver++", "dpmpp": "dpmsolver++"}
+_ALIASES = {
+    "ddpm": "ancestral",
+    "dpm-solver++": "dpmsolver++",
+    "dpm++": "dpmsolver++",
+    "dpmpp": "dpmsolver++",
+}
 
 
 def guided(model_fn: Callable, cond: dict[str, Tensor], guidance_scale: float) -> Callable:

@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from physfoley import jsondoc
 from physfoley.atomic import atomic_path, check_output_path, write_text_atomic
 from physfoley.audio.spectrogram import log_spectrogram
 from physfoley.config import AudioConfig, get_preset
@@ -283,7 +284,7 @@ def save_eval_classifier(
         "materials": list(clf.materials),
         "info": clf.info,
     }
-    write_text_atomic(out_dir / CONFIG_FILE, json.dumps(doc, indent=2) + "\n", force=force)
+    write_text_atomic(out_dir / CONFIG_FILE, jsondoc.dumps(doc, indent=2) + "\n", force=force)
     return out_dir
 
 

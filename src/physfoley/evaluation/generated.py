@@ -10,6 +10,7 @@ and `load_generated` checks and reads any of them, so samples made once can be r
 from __future__ import annotations
 
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -35,11 +36,13 @@ def load_generated(
     try:
         with np.load(path, allow_pickle=False) as z:
             files = dict(z.items())
-    except (OSError, ValueError) as err:
-        raise InputError(f"{path} is not a readable .npz file ({err})") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+        raise InputError(f"{path} is not a readable .npz file ({err or 'empty'})") from None
     if "rows" not in files or not ({"specs", "waves"} & set(files)):
         raise InputError(f"{path} needs arrays `rows` and `specs` (or `waves`)")
     rows = np.asarray(files["rows"], dtype=np.int64).reshape(-1)
+    if rows.size < 2:
+        raise InputError(f"{path} holds {rows.size} clip(s); scoring (FID) needs at least 2")
     bad = np.setdiff1d(rows, split_rows)
     if bad.size:
         raise InputError(f"{path}: row {bad[0]} is not a clip of the evaluated split")
@@ -47,7 +50,12 @@ def load_generated(
         specs = np.asarray(files["specs"], dtype=np.float32)
         if specs.ndim == 3:
             specs = specs[None]
-        if specs.ndim != 4 or specs.shape[1] != rows.size or specs.shape[2:] != audio.spec_shape:
+        if (
+            specs.ndim != 4
+            or not specs.shape[0]
+            or specs.shape[1] != rows.size
+            or specs.shape[2:] != audio.spec_shape
+        ):
             raise InputError(
                 f"{path}: specs must be [K, {rows.size}, {audio.spec_shape[0]}, "
                 f"{audio.spec_shape[1]}], got {specs.shape}"
@@ -56,7 +64,7 @@ def load_generated(
     waves = np.asarray(files["waves"], dtype=np.float32)
     if waves.ndim == 2:
         waves = waves[None]
-    if waves.ndim != 3 or waves.shape[1] != rows.size:
+    if waves.ndim != 3 or not waves.shape[0] or not waves.shape[2] or waves.shape[1] != rows.size:
         raise InputError(f"{path}: waves must be [K, {rows.size}, S], got {waves.shape}")
     return rows, [waves_to_spectrograms(w, audio) for w in waves]
 

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from physfoley import jsondoc
 from physfoley.atomic import check_output_path, write_text_atomic
 from physfoley.errors import InputError
 
@@ -129,7 +130,7 @@ def write_report(
     json_path, md_path = out_dir / REPORT_JSON, out_dir / REPORT_MD
     for p in (json_path, md_path):
         check_output_path(p, force=force)
-    write_text_atomic(json_path, json.dumps(report, indent=2) + "\n", force=force)
+    write_text_atomic(json_path, jsondoc.dumps(report, indent=2) + "\n", force=force)
     write_text_atomic(md_path, report_markdown(report), force=force)
     return json_path, md_path
 

@@ -28,6 +28,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from physfoley import jsondoc
+from physfoley.atomic import check_output_dir, write_text_atomic
 from physfoley.config import apply_overrides, load_yaml
 from physfoley.errors import InputError
 
@@ -313,6 +315,7 @@ def save_checkpoint(
         opt_t, opt_meta = _flatten_optimizer(optimizer)
         save_file(opt_t, str(tmp / "optimizer.safetensors"))
         doc = {"step": step, "world_size": env.world_size, "optimizer": opt_meta, **(extra or {})}
+        # Python's own JSON (NaN kept): the checkpoint is read back by Python, bit for bit
         (tmp / "state.json").write_text(json.dumps(doc))
         shutil.rmtree(final, ignore_errors=True)
         os.replace(tmp, final)
@@ -359,7 +362,7 @@ def load_checkpoint(
 
 def prepare_out_dir(out_dir: str | os.PathLike, resume: bool, cfg: TrainConfig) -> Path:
     """Create OUT; refuse to train over an existing run unless resuming; record the config."""
-    out = Path(out_dir)
+    out = check_output_dir(out_dir)
     if out.exists() and any(out.iterdir()) and not resume:
         raise InputError(
             f"{out} already holds a training run; pass --resume to continue it or choose another --out"
@@ -367,9 +370,7 @@ def prepare_out_dir(out_dir: str | os.PathLike, resume: bool, cfg: TrainConfig) 
     out.mkdir(parents=True, exist_ok=True)
     cfg_path = out / "train_config.json"
     if not cfg_path.exists():
-        from physfoley.atomic import write_text_atomic
-
-        write_text_atomic(cfg_path, json.dumps(dataclasses.asdict(cfg), indent=2))
+        write_text_atomic(cfg_path, jsondoc.dumps(dataclasses.asdict(cfg), indent=2))
     return out
 
 
@@ -424,6 +425,19 @@ def open_prepared(data_dir: str | os.PathLike | None):
     if not data_dir:
         raise InputError("no prepared dataset: pass --data DIR (a `physfoley data prepare` folder)")
     return PreparedData.open(data_dir)
+
+
+def train_rows(data, batch_size: int, env: DistEnv) -> np.ndarray:
+    """The rows of the train split of `data`, refused (before a run folder is made) when there
+    are none or fewer than one global batch."""
+    rows = data.indices("train")
+    if rows.size == 0:
+        raise InputError(
+            f"{data.root} has no clip in its train split; prepare more videos "
+            "(`physfoley data prepare`) or a smaller --test-fraction"
+        )
+    batch_rows(rows, batch_size, 0, 0, env)  # raises when one batch does not fit
+    return rows
 
 
 def check_preset_matches(data, model_cfg) -> None:

@@ -113,13 +113,14 @@ def train_diffusion(
             raise InputError(
                 f"{data.root} has no band_weight/band_decay_db_per_s; run `physfoley train residual` first"
             )
-        rows = data.indices("train")
+        rows = C.train_rows(data, cfg.batch_size, env)
+        visual_dir = Path(cfg.visual_dir) if cfg.visual_dir else Path(out_dir).parent / "visual"
+        visual_state = load_visual_run(visual_dir, model_cfg)  # before OUT is made
         out = C.prepare_out_dir(out_dir, resume, cfg) if env.is_main else Path(out_dir)
         C.barrier(env)
-        visual_dir = Path(cfg.visual_dir) if cfg.visual_dir else Path(out_dir).parent / "visual"
         C.seed_everything(cfg.seed)
         model = build_model(model_cfg).to(env.device)
-        model.visual.load_state_dict(load_visual_run(visual_dir, model_cfg))
+        model.visual.load_state_dict(visual_state)
         model.visual.requires_grad_(False)
         inputs = _cached_inputs(model, data, rows, out, env, cfg.infer_batch_size)
         if cfg.auto_data_scale:  # normalisation statistic stored in the model config

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from physfoley import jsondoc
 from physfoley.atomic import write_text_atomic
 from physfoley.audio.losses import mrstft_loss
 from physfoley.audio.params import MODE_KEYS
@@ -59,7 +60,7 @@ def train_residual(
         audio = model_cfg.audio
         data = C.open_prepared(data_dir or cfg.data)
         C.check_preset_matches(data, model_cfg)
-        rows = data.indices("train")
+        rows = C.train_rows(data, cfg.batch_size, env)
         out = C.prepare_out_dir(out_dir, resume, cfg) if env.is_main else Path(out_dir)
         C.barrier(env)
         C.seed_everything(cfg.seed + env.rank)
@@ -121,7 +122,7 @@ def train_residual(
                     encoder, data, audio, batch_size=cfg.infer_batch_size, device=env.device
                 )
                 info["dataset_arrays"] = written
-            write_text_atomic(out / INFO, json.dumps(info, indent=2), force=True)
+            write_text_atomic(out / INFO, jsondoc.dumps(info, indent=2), force=True)
             summary = info
         C.barrier(env)
         return summary

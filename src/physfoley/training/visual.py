@@ -16,6 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from physfoley import jsondoc
 from physfoley.atomic import write_text_atomic
 from physfoley.config import model_config
 from physfoley.errors import InputError
@@ -87,7 +88,7 @@ def train_visual(
         model_cfg = model_config(cfg.preset, cfg.model)
         data = C.open_prepared(data_dir or cfg.data)
         C.check_preset_matches(data, model_cfg)
-        rows = data.indices("train")
+        rows = C.train_rows(data, cfg.batch_size, env)
         out = C.prepare_out_dir(out_dir, resume, cfg) if env.is_main else Path(out_dir)
         C.barrier(env)
         C.seed_everything(cfg.seed + env.rank)
@@ -167,7 +168,7 @@ def train_visual(
                 {k: v.contiguous() for k, v in encoder.state_dict().items()}, str(out / WEIGHTS)
             )
             summary = {"model_config": model_cfg.to_dict(), **summary}
-            write_text_atomic(out / INFO, json.dumps(summary, indent=2), force=True)
+            write_text_atomic(out / INFO, jsondoc.dumps(summary, indent=2), force=True)
         C.barrier(env)
         return summary
     finally:

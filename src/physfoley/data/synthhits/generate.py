@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from physfoley import jsondoc
 from physfoley.atomic import write_text_atomic
 from physfoley.data.synthhits.events import plan_events
 from physfoley.data.synthhits.materials import MATERIAL_TABLE, MATERIALS
@@ -191,5 +192,5 @@ def generate_dataset(
         | set(json.loads(manifest.read_text()).get("names", []) if manifest.exists() else set())
     )
     doc = {**settings, "videos": len(all_names), "names": all_names}
-    write_text_atomic(manifest, json.dumps(doc, indent=1) + "\n", force=True)
+    write_text_atomic(manifest, jsondoc.dumps(doc, indent=1) + "\n", force=True)
     return {**doc, **counts}

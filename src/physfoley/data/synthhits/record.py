@@ -9,12 +9,12 @@ finished video (`generate_dataset` resumes on it).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from physfoley import jsondoc
 from physfoley.atomic import write_text_atomic
 from physfoley.audio.io import write_audio
 from physfoley.data.synthhits import render, sound
@@ -173,4 +173,4 @@ def write_files(
         force=force,
         preset=preset,
     )
-    write_text_atomic(f"{stem}_physics.json", json.dumps(record, indent=1) + "\n", force=force)
+    write_text_atomic(f"{stem}_physics.json", jsondoc.dumps(record, indent=1) + "\n", force=force)
