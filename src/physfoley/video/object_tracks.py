@@ -35,6 +35,8 @@ SPLIT_MIN_FRAMES, SPLIT_FRACTION, SPLIT_GAP_PX = 3, 0.8, 4.0
 LINK_COLOR = 40.0
 #: Gaussian blur (pixels) of the masks before their shapes are matched.
 MATCH_BLUR_PX = 1.0
+#: M1 this many pixels beyond M0's box still counts against a shift (the ends of an object).
+MATCH_MARGIN_PX = 4
 #: A translation is accepted only where at least this fraction of the earlier mask stays in
 #: the picture.
 MATCH_MIN_INSIDE = 0.5
@@ -254,14 +256,27 @@ def _subpixel(score: np.ndarray, iy: int, ix: int) -> tuple[float, float]:
     return out[0], out[1]
 
 
+def _crop(image: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
+    """image[y0:y1, x0:x1] as float32, zeros where the box runs outside the image."""
+    h, w = image.shape
+    out = np.zeros((y1 - y0, x1 - x0), np.float32)
+    sx0, sy0, sx1, sy1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+    if sx1 > sx0 and sy1 > sy0:
+        out[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = image[sy0:sy1, sx0:sx1]
+    return out
+
+
 def mask_shift(m0: np.ndarray, m1: np.ndarray, radius: int) -> np.ndarray:
     """Translation (dx, dy) in pixels that best carries mask m0 onto mask m1.
 
     m0, m1 : [H, W] uint8 masks of one object in two frames; radius : largest shift searched.
-    The score of a shift d is the Dice overlap 2 |M0 ∩ M1| / (|M0 inside| + |M1 under M0's
-    box|), blurred masks, counting only the part of M0 that stays in the picture (the part of
-    an object that enters or leaves the picture is not evidence against a shift). Returns
-    [2] float, NaN when m0 is empty or no shift keeps MATCH_MIN_INSIDE of it in the picture.
+    The score of a shift d is the Dice overlap of the blurred masks, 2 |M0 ∩ M1| / (|M0| +
+    |M1 near M0|), where "near" is M0's box grown by MATCH_MARGIN_PX (so that M1 reaching
+    past M0's ends counts against d) and both terms count only what both frames could see:
+    M0's part that d carries out of the picture, and M1's part that d brings in from outside
+    the earlier picture, are no evidence either way (an object entering or leaving the
+    picture). Returns [2] float, NaN when m0 is empty or no shift keeps MATCH_MIN_INSIDE of
+    M0 in the picture.
     """
     import cv2
 
@@ -269,25 +284,21 @@ def mask_shift(m0: np.ndarray, m1: np.ndarray, radius: int) -> np.ndarray:
     ys, xs = np.nonzero(m0)
     if ys.size == 0:
         return np.full(2, np.nan)
-    pad = int(np.ceil(2 * MATCH_BLUR_PX))
-    x0, x1 = max(xs.min() - pad, 0), min(xs.max() + pad + 1, w)
-    y0, y1 = max(ys.min() - pad, 0), min(ys.max() + pad + 1, h)
+    m = int(np.ceil(2 * MATCH_BLUR_PX)) + MATCH_MARGIN_PX
+    x0, x1, y0, y1 = xs.min() - m, xs.max() + m + 1, ys.min() - m, ys.max() + m + 1
+    picture = np.ones((h, w), np.float32)
     b0 = cv2.GaussianBlur(m0.astype(np.float32), (0, 0), MATCH_BLUR_PX)
     b1 = cv2.GaussianBlur(m1.astype(np.float32), (0, 0), MATCH_BLUR_PX)
-    tmpl = np.ascontiguousarray(b0[y0:y1, x0:x1])
+    tmpl = _crop(b0, x0, y0, x1, y1)  # M0 around its box
+    seen0 = _crop(picture, x0, y0, x1, y1)  # that window's part inside the earlier picture
     r = int(radius)
-    img = np.zeros((y1 - y0 + 2 * r, x1 - x0 + 2 * r), np.float32)
-    inside = np.zeros_like(img)
-    # the search window [y0 - r, y1 + r) x [x0 - r, x1 + r) clipped to the picture
-    sy0, sy1, sx0, sx1 = max(y0 - r, 0), min(y1 + r, h), max(x0 - r, 0), min(x1 + r, w)
-    dy, dx = sy0 - (y0 - r), sx0 - (x0 - r)
-    img[dy : dy + sy1 - sy0, dx : dx + sx1 - sx0] = b1[sy0:sy1, sx0:sx1]
-    inside[dy : dy + sy1 - sy0, dx : dx + sx1 - sx0] = 1.0
+    img = _crop(b1, x0 - r, y0 - r, x1 + r, y1 + r)  # M1 over every shifted window
+    seen1 = _crop(picture, x0 - r, y0 - r, x1 + r, y1 + r)
     overlap = cv2.matchTemplate(img, tmpl, cv2.TM_CCORR)
-    kept = cv2.matchTemplate(inside, tmpl, cv2.TM_CCORR)  # |M0| still in the picture
-    under = cv2.matchTemplate(img, np.ones_like(tmpl), cv2.TM_CCORR)  # |M1| under M0's box
+    kept = cv2.matchTemplate(seen1, tmpl, cv2.TM_CCORR)  # |M0| still in the picture
+    near = cv2.matchTemplate(img, seen0, cv2.TM_CCORR)  # |M1| near M0, seen in both frames
     total = float(tmpl.sum())
-    dice = np.where(kept >= MATCH_MIN_INSIDE * total, 2 * overlap / (kept + under + 1e-6), -1.0)
+    dice = np.where(kept >= MATCH_MIN_INSIDE * total, 2 * overlap / (kept + near + 1e-6), -1.0)
     iy, ix = np.unravel_index(int(np.argmax(dice)), dice.shape)
     if dice[iy, ix] <= 0:
         return np.full(2, np.nan)
@@ -320,6 +331,7 @@ __all__ = [
     "GATE_SPEED",
     "LINK_COLOR",
     "MATCH_BLUR_PX",
+    "MATCH_MARGIN_PX",
     "MATCH_MIN_INSIDE",
     "MIN_BLOB_FRACTION",
     "SPLIT_FRACTION",

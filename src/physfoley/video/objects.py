@@ -25,14 +25,16 @@ them can be had here, so `estimate_objects` does the same job from motion alone:
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from physfoley.atomic import atomic_path
 from physfoley.errors import InputError
 from physfoley.video.flow import DEFAULT_WORK_SIZE
-from physfoley.video.io import VideoFrames
+from physfoley.video.io import VideoFrames, read_video
 from physfoley.video.object_mass import ApparentVolumeMassEstimator
 from physfoley.video.object_tracks import (
     MIN_BLOB_FRACTION,
@@ -208,6 +210,49 @@ def arrival_velocity_px(
     return vel
 
 
+def read_work_video(
+    path: str | os.PathLike, work_size: int = DEFAULT_WORK_SIZE
+) -> tuple[VideoFrames, float]:
+    """Decode a video straight to working size (long side `work_size` px, never upscaled).
+
+    Returns (frames [T, h, w, 3] uint8 with their times, pixel_scale: original pixels per
+    decoded pixel), for `estimate_objects(video, pixel_scale=...)`: only the small frames are
+    ever held, so memory grows with the video's length at the working size only.
+    """
+    first = read_video(path, max_frames=1)  # the picture's size after rotation
+    w, h = first.width, first.height
+    scale = max(h, w) / float(work_size)
+    if scale <= 1.0:
+        return read_video(path), 1.0
+    size = (max(8, round(w / scale)), max(8, round(h / scale)))
+    video = read_video(path, size=size)
+    return video, max(h / size[1], w / size[0])
+
+
+def save_object_masks(
+    path: str | os.PathLike,
+    objects: list[PhysicalObject],
+    times_s: np.ndarray,
+    *,
+    force: bool = False,
+) -> None:
+    """Write the objects' masks as .npz (atomically): "masks" [K, T, h, w] uint8, "ids" [K],
+    "mass_kg" [K], "velocity_m_s" [K, T, 2], "present" [K, T] bool, "times_s" [T]."""
+    t = len(times_s)
+    shape = objects[0].masks.shape[1:] if objects else (0, 0)
+    arrays = {
+        "masks": np.stack([o.masks for o in objects]) if objects else np.zeros((0, t, *shape)),
+        "ids": np.array([o.id for o in objects], np.int64),
+        "mass_kg": np.array([o.mass_kg for o in objects], np.float64),
+        "velocity_m_s": np.array([o.velocity_m_s for o in objects]).reshape(-1, t, 2),
+        "present": np.array([o.present for o in objects], bool).reshape(-1, t),
+        "times_s": np.asarray(times_s, np.float64),
+    }
+    arrays["masks"] = arrays["masks"].astype(np.uint8)
+    with atomic_path(path, force=force) as tmp, open(tmp, "wb") as fh:
+        np.savez_compressed(fh, **arrays)
+
+
 def estimate_objects(
     video: VideoFrames,
     *,
@@ -315,4 +360,6 @@ __all__ = [
     "arrival_velocity_px",
     "default_meters_per_pixel",
     "estimate_objects",
+    "read_work_video",
+    "save_object_masks",
 ]
