@@ -5,15 +5,17 @@ value, kg) and velocity (one per frame, m/s). The paper finds the objects with a
 vision-language model, Florence-2 and SAM-2, and measures metric motion with CUT3R; none of
 them can be had here, so `estimate_objects` does the same job from motion alone:
 
-1. discovery: an `ObjectSegmenter` gives each moving object's mask in every frame, at a working
-   size (long side `work_size` px). The default `MotionSegmenter` segments motion with camera
-   motion removed (`physfoley.video.segment`), cuts the masks into blobs and tracks them
+0. camera: the camera's motion from frame to frame (`physfoley.video.camera`), at a working
+   size (long side `work_size` px);
+1. discovery: an `ObjectSegmenter` gives each moving object's mask in every frame, at the
+   working size. The default `MotionSegmenter` segments motion with camera motion removed
+   (`physfoley.video.segment`), cuts the masks into blobs and tracks them
    (`physfoley.video.object_tracks`), and keeps the tracks that live long enough and travel
    far enough. A segmentation or vision-language model can take its place: anything with
-   `segment(frames, times_s) -> list[SegmentedObject]`.
+   `segment(frames, times_s, camera=None) -> list[SegmentedObject]`.
 2. velocity: the translation of the object's mask between consecutive frames, matched by shape
-   (`mask_translations`), over the frames' real time difference: the velocity *arriving* at
-   each frame, in the image plane (x right, y down; the depth axis is not seen). Pixels become
+   (`mask_translations`), less the camera's, over the frames' real time difference: the
+   velocity *arriving* at each frame relative to the scene, in the image plane (x right, y down; the depth axis is not seen). Pixels become
    metres by `meters_per_pixel` (of the original video), or by the default scene scale
    DEFAULT_SCENE_LONG_SIDE_M (the picture's long side spans 0.34 m: a close-up of a hit, the
    geometric middle of SynthHits' 0.25-0.47 m).
@@ -33,6 +35,7 @@ import numpy as np
 
 from physfoley.atomic import atomic_path
 from physfoley.errors import InputError
+from physfoley.video.camera import DEFAULT_CHUNK_FRAMES, camera_between, camera_motion
 from physfoley.video.flow import DEFAULT_WORK_SIZE
 from physfoley.video.io import VideoFrames, read_video
 from physfoley.video.object_mass import ApparentVolumeMassEstimator
@@ -46,7 +49,7 @@ from physfoley.video.object_tracks import (
     track_masks,
 )
 from physfoley.video.physics import MassEstimator
-from physfoley.video.segment import DEFAULT_CHUNK_FRAMES, iter_moving_masks
+from physfoley.video.segment import iter_moving_masks
 from physfoley.video.windows import distinct_frames, fit_long_side, to_gray
 
 #: Default scene scale: the long side of the picture spans this many metres.
@@ -78,8 +81,12 @@ class SegmentedObject:
 class ObjectSegmenter(Protocol):
     """Finds the moving objects of a video: the plug-in point for a segmentation model."""
 
-    def segment(self, frames: np.ndarray, times_s: np.ndarray) -> list[SegmentedObject]:
-        """frames : [T, h, w, 3] uint8 RGB at working size; times_s : [T] seconds.
+    def segment(
+        self, frames: np.ndarray, times_s: np.ndarray, camera: np.ndarray | None = None
+    ) -> list[SegmentedObject]:
+        """frames : [T, h, w, 3] uint8 RGB at working size; times_s : [T] seconds; camera :
+        [T, 3, 3] the camera's motion into each frame (`physfoley.video.camera.camera_motion`),
+        for a segmenter that wants it.
 
         Returns the moving objects, each with masks [T, h, w] uint8.
         """
@@ -100,13 +107,15 @@ class MotionSegmenter:
         self.max_objects = max_objects
         self.flow_preset = flow_preset
 
-    def segment(self, frames: np.ndarray, times_s: np.ndarray) -> list[SegmentedObject]:
+    def segment(
+        self, frames: np.ndarray, times_s: np.ndarray, camera: np.ndarray | None = None
+    ) -> list[SegmentedObject]:
         t, h, w = frames.shape[:3]
         fps = (t - 1) / max(float(times_s[-1] - times_s[0]), 1e-6) if t > 1 else 30.0
         tracker = BlobTracker(max_gap_frames=max(2, round(TRACK_GAP_S * fps)))
         min_area = MIN_BLOB_FRACTION * h * w
         for start, masks in iter_moving_masks(
-            frames, chunk_frames=self.chunk_frames, flow_preset=self.flow_preset
+            frames, camera, chunk_frames=self.chunk_frames, flow_preset=self.flow_preset
         ):
             for i in range(masks.shape[0]):  # blobs and assignment, one frame at a time
                 f = start + i
@@ -182,14 +191,17 @@ def default_meters_per_pixel(width: int, height: int) -> float:
 
 def arrival_velocity_px(
     masks: np.ndarray, present: np.ndarray, centroids: np.ndarray, times_s: np.ndarray,
-    distinct: np.ndarray,
+    distinct: np.ndarray, camera: np.ndarray,
 ) -> np.ndarray:  # fmt: skip
-    """Velocity [T, 2] (working pixels per second) of an object arriving at each frame.
+    """Velocity [T, 2] (working pixels per second) of an object arriving at each frame,
+    relative to the scene.
 
     masks : [T, h, w] uint8; present : [T] bool; centroids : [T, 2]; times_s : [T];
-    distinct : [T] bool, False for a frame that repeats the one before (frame-rate conversion).
-    Motion is measured between consecutive distinct frames where the object is seen in both;
-    a repeated frame gets the velocity of the interval it lies in.
+    distinct : [T] bool, False for a frame that repeats the one before (frame-rate conversion);
+    camera : [T, 3, 3] steps of `physfoley.video.camera.camera_motion`. Motion is the mask's
+    shift between consecutive distinct frames where the object is seen in both, less the
+    camera's displacement of its centroid; a repeated frame gets the velocity of the interval
+    it lies in.
     """
     t = masks.shape[0]
     vel = np.full((t, 2), np.nan)
@@ -200,6 +212,9 @@ def arrival_velocity_px(
     both = present[a] & present[b]
     pairs = np.stack([a[both], b[both]], 1)
     shifts = mask_translations(masks, pairs, centroids)
+    start = np.concatenate([centroids[pairs[:, 0]], np.ones((len(pairs), 1))], 1)  # [P, 3]
+    carried = np.einsum("pij,pj->pi", camera_between(camera, pairs), start)[:, :2]
+    shifts = shifts - (carried - start[:, :2])  # what the camera did is not the object's
     dt = np.maximum(times_s[pairs[:, 1]] - times_s[pairs[:, 0]], 1e-6)
     vel[pairs[:, 1]] = shifts / dt[:, None]
     # frames repeated after a distinct frame share the velocity of the next distinct frame
@@ -263,6 +278,7 @@ def estimate_objects(
     mass_estimator: MassEstimator | None = None,
     segmenter: ObjectSegmenter | None = None,
     work_size: int = DEFAULT_WORK_SIZE,
+    chunk_frames: int = DEFAULT_CHUNK_FRAMES,
 ) -> list[PhysicalObject]:
     """Moving objects of a video with their masks, per-frame velocity and mass.
 
@@ -275,6 +291,8 @@ def estimate_objects(
         median centroid), else the density x apparent volume estimate.
     material : the objects' material when the segmenter says none (a `DENSITY_KG_M3` name).
     segmenter : an `ObjectSegmenter`; default `MotionSegmenter()`.
+    work_size : long side (pixels) of the masks; chunk_frames : frames per chunk of the camera
+        motion (and of the default segmenter's background model).
     Returns the objects (possibly none: nothing moved). Raises InputError for bad arguments.
     """
     frames = np.asarray(video.frames)
@@ -298,7 +316,9 @@ def estimate_objects(
     if meters_per_pixel is None:
         meters_per_pixel = default_meters_per_pixel(w * scale, h * scale)
     m_per_work_px = meters_per_pixel * scale
-    found = (segmenter or MotionSegmenter()).segment(work, times)
+    camera = camera_motion(work, chunk_frames=chunk_frames)
+    segmenter = segmenter or MotionSegmenter(chunk_frames=chunk_frames)
+    found = segmenter.segment(work, times, camera=camera)
     distinct = distinct_frames(to_gray(work))
     yy, xx = np.mgrid[0:h, 0:w]
     objects = []
@@ -310,7 +330,7 @@ def estimate_objects(
         present = area > 0
         with np.errstate(invalid="ignore", divide="ignore"):
             cen = np.stack([(masks * xx).sum((1, 2)), (masks * yy).sum((1, 2))], 1) / area[:, None]
-        vel = arrival_velocity_px(masks, present, cen, times, distinct) * m_per_work_px
+        vel = arrival_velocity_px(masks, present, cen, times, distinct, camera) * m_per_work_px
         obj_material = seg.material or material
         if mass_kg is not None:
             mass, source = float(mass_kg), "given"
