@@ -83,10 +83,15 @@ def temporal_change(frames: np.ndarray, reach: int = CHANGE_REACH) -> np.ndarray
     frames : [T, H, W, 3] uint8 (camera motion already removed). True where some colour channel
     differs by more than CHANGE_LEVEL from the same pixel up to `reach` frames before or after.
     """
-    t = frames.shape[0]
-    change = np.zeros(frames.shape[:3], bool)
+    import cv2
+
+    t, h, w, _ = frames.shape
+    change = np.zeros((t, h, w), bool)
     for k in range(1, min(reach, t - 1) + 1):
-        diff = np.abs(frames[k:].astype(np.int16) - frames[:-k]).max(axis=-1) > CHANGE_LEVEL
+        # cv2.absdiff on [(T - k) H, W, 3] views: one call, no int16 copies
+        a = np.ascontiguousarray(frames[k:]).reshape(-1, w, 3)
+        b = np.ascontiguousarray(frames[:-k]).reshape(-1, w, 3)
+        diff = cv2.absdiff(a, b).max(axis=-1).reshape(t - k, h, w) > CHANGE_LEVEL
         change[k:] |= diff
         change[:-k] |= diff
     return change
