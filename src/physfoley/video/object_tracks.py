@@ -128,10 +128,13 @@ class BlobTracker:
 
     def __init__(self, max_gap_frames: int = 6):
         self.max_gap_frames = max_gap_frames
-        self.tracks: list[Track] = []
+        self.tracks: list[Track] = []  # every track, in the order they began
+        self._alive: list[Track] = []
 
     def update(self, frame: int, blobs: list[Blob]) -> None:
-        alive = [tr for tr in self.tracks if frame - tr.last.frame <= self.max_gap_frames + 1]
+        """Assign the blobs of `frame` (frames in increasing order) to the tracks alive."""
+        gap = self.max_gap_frames + 1
+        self._alive = alive = [tr for tr in self._alive if frame - tr.last.frame <= gap]
         taken = np.zeros(len(blobs), bool)
         if alive and blobs:
             pred = np.stack([tr.predict(frame) for tr in alive])  # [A, 2]
@@ -155,6 +158,7 @@ class BlobTracker:
         for b, t in zip(blobs, taken, strict=True):
             if not t:
                 self.tracks.append(Track([b]))
+                self._alive.append(self.tracks[-1])
 
 
 def _box_gap(a: Blob, b: Blob) -> float:
@@ -176,9 +180,12 @@ def merge_split_tracks(tracks: list[Track]) -> list[Track]:
     """
     tracks = sorted(tracks, key=lambda tr: -len(tr.blobs))
     merged: list[Track] = []
-    for tr in tracks:  # a loop over tracks, each against the few kept so far
+    for tr in tracks:  # a loop over tracks, each against the kept ones it overlaps in time
         by_frame = {b.frame: b for b in tr.blobs}
+        first, last = tr.blobs[0].frame, tr.blobs[-1].frame
         for big in merged:
+            if big.blobs[0].frame > last or big.blobs[-1].frame < first:
+                continue
             shared = [(b, by_frame[b.frame]) for b in big.blobs if b.frame in by_frame]
             if len(shared) < SPLIT_MIN_FRAMES:
                 continue
@@ -200,13 +207,15 @@ def link_tracks(tracks: list[Track], max_gap_frames: int, height: int, width: in
     where A ended. Each track gets at most one successor; the shortest gaps are linked first.
     """
     tracks = sorted(tracks, key=lambda tr: tr.blobs[0].frame)
+    starts = np.array([tr.blobs[0].frame for tr in tracks])
+    colors = [_color(tr) for tr in tracks]
     cands = []
-    for i, a in enumerate(tracks):
-        for j, b in enumerate(tracks):
+    for i, a in enumerate(tracks):  # each track against those that begin soon after it ends
+        lo, hi = np.searchsorted(starts, [a.last.frame + 1, a.last.frame + max_gap_frames + 1])
+        for j in range(lo, hi):
+            b = tracks[j]
             gap = b.blobs[0].frame - a.last.frame
-            if i == j or not 0 < gap <= max_gap_frames:
-                continue
-            if np.abs(_color(a) - _color(b)).max() > LINK_COLOR:
+            if np.abs(colors[i] - colors[j]).max() > LINK_COLOR:
                 continue
             end, start = a.last, b.blobs[0]
             same_edge = (end.edges(height, width) & start.edges(height, width)).any()
