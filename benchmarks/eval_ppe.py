@@ -17,7 +17,7 @@ scored:
   the frame interval before it, and a strike speeds up into the contact, so the ratio
   estimate / truth sits below 1 by construction: it is printed);
 - mass: per video, the object found most often as the striker, against `striker.mass_kg`
-  (log10 of estimate / truth).
+  (log10 of estimate / truth), beside a constant guess (CONSTANT_MASS_KG) for reference.
 
 SynthHits stores the striker's truth at its contacts only (not a per-frame trajectory), so
 speeds are scored at contacts. Prints one JSON document (with n and the dataset's seed);
@@ -42,6 +42,9 @@ from physfoley.video.objects import estimate_objects  # noqa: E402
 
 #: Size of the SynthHits picture (pixels); `striker_px` is in these pixels.
 SYNTH_SIZE = 224
+#: The reference a mass estimate must beat: one guess for every striker, the geometric middle
+#: of the 0.03-0.2 kg that SynthHits draws striker masses from.
+CONSTANT_MASS_KG = float(np.sqrt(0.03 * 0.2))
 #: Distance (pixels) within which a mask counts as the striker, plus half a frame's travel.
 FOUND_PX = 3.0
 
@@ -125,6 +128,12 @@ def summary(rows, masses, n_objects, seconds, frames, seed, args) -> dict:
             "median_abs_log10_error": float(np.median(np.abs(log_err))) if len(masses) else None,
             "median_log10_ratio": float(np.median(log_err)) if len(masses) else None,
             "pearson_r_log": corr(np.log(m_est), np.log(m_true)),
+            # a constant guess at the geometric middle of SynthHits' 0.03-0.2 kg strikers
+            "constant_guess_median_abs_log10_error": (
+                float(np.median(np.abs(np.log10(CONSTANT_MASS_KG / m_true))))
+                if len(masses)
+                else None
+            ),
         },
         "objects_per_video_mean": float(np.mean(n_objects)),
         "seconds_per_video_mean": float(np.mean(seconds)),
