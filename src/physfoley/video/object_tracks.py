@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 #: Radius (pixels at working size) of the closing that groups the pieces of one blob.
 CLOSE_PX = 5
@@ -133,6 +132,8 @@ class BlobTracker:
 
     def update(self, frame: int, blobs: list[Blob]) -> None:
         """Assign the blobs of `frame` (frames in increasing order) to the tracks alive."""
+        from scipy.optimize import linear_sum_assignment  # heavy: not at CLI start-up
+
         gap = self.max_gap_frames + 1
         self._alive = alive = [tr for tr in self._alive if frame - tr.last.frame <= gap]
         taken = np.zeros(len(blobs), bool)
