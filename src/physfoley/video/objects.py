@@ -35,7 +35,12 @@ import numpy as np
 
 from physfoley.atomic import atomic_path
 from physfoley.errors import InputError
-from physfoley.video.camera import DEFAULT_CHUNK_FRAMES, camera_between, camera_motion
+from physfoley.video.camera import (
+    DEFAULT_CHUNK_FRAMES,
+    camera_between,
+    camera_motion,
+    chunk_bounds,
+)
 from physfoley.video.flow import DEFAULT_WORK_SIZE
 from physfoley.video.io import VideoFrames, read_video
 from physfoley.video.object_mass import ApparentVolumeMassEstimator
@@ -319,8 +324,10 @@ def estimate_objects(
     camera = camera_motion(work, chunk_frames=chunk_frames)
     segmenter = segmenter or MotionSegmenter(chunk_frames=chunk_frames)
     found = segmenter.segment(work, times, camera=camera)
-    distinct = distinct_frames(to_gray(work))
-    yy, xx = np.mgrid[0:h, 0:w]
+    distinct = np.ones(len(times), bool)
+    bounds = chunk_bounds(len(times), chunk_frames)
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):  # chunks: memory flat in length
+        distinct[a:b] = distinct_frames(to_gray(work[max(a - 1, 0) : b]))[1 if a else 0 :]
     objects = []
     for k, seg in enumerate(found):
         masks = np.asarray(seg.masks, np.uint8)
@@ -328,8 +335,10 @@ def estimate_objects(
             raise InputError(f"segmenter gave masks {masks.shape}, expected {(len(times), h, w)}")
         area = masks.reshape(len(times), -1).sum(1).astype(float)
         present = area > 0
+        # centroids from row and column counts ([T, w] and [T, h]: no [T, h, w] temporaries)
+        sums = np.stack([masks.sum(1) @ np.arange(w), masks.sum(2) @ np.arange(h)], 1)
         with np.errstate(invalid="ignore", divide="ignore"):
-            cen = np.stack([(masks * xx).sum((1, 2)), (masks * yy).sum((1, 2))], 1) / area[:, None]
+            cen = sums / area[:, None]
         vel = arrival_velocity_px(masks, present, cen, times, distinct, camera) * m_per_work_px
         obj_material = seg.material or material
         if mass_kg is not None:
