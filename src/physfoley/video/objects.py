@@ -293,7 +293,7 @@ def estimate_objects(
         decoded downscaled, as `physfoley physics` does to keep memory low).
     mass_kg : one mass for every object (kg); else `mass_estimator` (a MassEstimator called
         with the working frames, the object's material, the working scale and the object's
-        median centroid), else the density x apparent volume estimate.
+        centroid in the middle frame it is seen in), else density x apparent volume.
     material : the objects' material when the segmenter says none (a `DENSITY_KG_M3` name).
     segmenter : an `ObjectSegmenter`; default `MotionSegmenter()`.
     work_size : long side (pixels) of the masks; chunk_frames : frames per chunk of the camera
