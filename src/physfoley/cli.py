@@ -19,6 +19,7 @@ from physfoley.errors import InputError, PhysfoleyError
 COMMAND_MODULES = (
     "physfoley.commands.audio",  # analyze, resynth, edit
     "physfoley.commands.detect",  # detect
+    "physfoley.commands.physics",  # physics
     "physfoley.commands.synthesize",  # synthesize
     "physfoley.commands.demo",  # demo
     "physfoley.commands.data",  # data synth, data prepare

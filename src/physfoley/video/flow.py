@@ -100,13 +100,31 @@ def compute_flow(gray: np.ndarray, preset: str = "fast") -> np.ndarray:
 def remove_camera_motion(flow: np.ndarray, iterations: int = 3, stride: int = 4) -> np.ndarray:
     """Subtract a robust per-frame affine motion field (camera shake, pan, zoom).
 
-    flow : [N, H, W, 2]. Returns [N, H, W, 2] float32 residual flow. The affine fit uses
-    iteratively reweighted least squares over a sub-sampled grid, all frames at once; pixels far
-    from the current fit (a moving hand or striker) get weight 0 in the next iteration.
+    flow : [N, H, W, 2]. Returns [N, H, W, 2] float32 residual flow: flow less the field of
+    `fit_camera_motion`.
     """
     n, h, w, _ = flow.shape
     if n == 0:
         return flow.astype(np.float32)
+    coef = fit_camera_motion(flow, iterations, stride)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    full = np.stack([np.ones_like(xx), xx / w - 0.5, yy / h - 0.5], -1)  # [H, W, 3]
+    camera = np.matmul(full.reshape(1, -1, 3), coef.astype(np.float32)).reshape(n, h, w, 2)
+    return np.subtract(flow, camera, dtype=np.float32)
+
+
+def fit_camera_motion(flow: np.ndarray, iterations: int = 3, stride: int = 4) -> np.ndarray:
+    """A robust affine motion field per frame pair: the camera's shake, pan or zoom.
+
+    flow : [N, H, W, 2] pixels per frame. Returns coef [N, 3, 2] float64: the camera moves
+    pixel (x, y) by (dx, dy) = coef[0] + coef[1] (x / W - 1/2) + coef[2] (y / H - 1/2). The fit
+    uses iteratively reweighted least squares over a sub-sampled grid, all frames at once;
+    pixels far from the current fit (a moving hand or striker) get weight 0 in the next
+    iteration.
+    """
+    n, h, w, _ = flow.shape
+    if n == 0:
+        return np.zeros((0, 3, 2))
     ys, xs = np.mgrid[0:h:stride, 0:w:stride].astype(np.float32)
     basis = np.stack([np.ones_like(xs), xs / w - 0.5, ys / h - 0.5], -1).reshape(-1, 3)
     f = flow[:, ::stride, ::stride].reshape(n, -1, 2).astype(np.float64)
@@ -120,10 +138,7 @@ def remove_camera_motion(flow: np.ndarray, iterations: int = 3, stride: int = 4)
         resid = np.linalg.norm(f - np.einsum("pi,nik->npk", basis, coef), axis=-1)
         cut = 2.0 * np.median(resid, axis=1, keepdims=True) + 0.3
         wts = (resid < cut).astype(np.float64)
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    full = np.stack([np.ones_like(xx), xx / w - 0.5, yy / h - 0.5], -1)  # [H, W, 3]
-    camera = np.matmul(full.reshape(1, -1, 3), coef.astype(np.float32)).reshape(n, h, w, 2)
-    return np.subtract(flow, camera, dtype=np.float32)
+    return coef
 
 
 def _motion_chunk(
@@ -341,6 +356,7 @@ __all__ = [
     "FLOW_STOP_FRACTION",
     "compute_flow",
     "detect_flow",
+    "fit_camera_motion",
     "motion_track",
     "remove_camera_motion",
 ]

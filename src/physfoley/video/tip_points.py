@@ -56,14 +56,14 @@ def _background(frames: np.ndarray, samples: int = 60) -> np.ndarray:
     return np.median(frames[idx], axis=0).astype(np.float32)
 
 
-def foreground_mask(frames: np.ndarray) -> np.ndarray:
+def foreground_mask(frames: np.ndarray, shake_px: int = TIP_SHAKE_PX) -> np.ndarray:
     """Moving things against the clip's static background.
 
     frames : [T, H, W, 3] uint8 RGB. Returns [T, H, W] uint8 (1 = foreground). Each frame is
     first matched to the background's per-channel median level (lighting drift, colour cast);
     a pixel is foreground where a channel lies more than TIP_COLOR_LEVEL outside [min, max] of
-    the background over a (2 TIP_SHAKE_PX + 1)^2 neighbourhood, so that camera shake of up to
-    TIP_SHAKE_PX pixels does not turn background edges into foreground.
+    the background over a (2 shake_px + 1)^2 neighbourhood, so that camera shake of up to
+    shake_px pixels (TIP_SHAKE_PX unless said) does not turn background edges into foreground.
     """
     import cv2
 
@@ -77,7 +77,7 @@ def foreground_mask(frames: np.ndarray) -> np.ndarray:
     ratio = f[sub] / np.maximum(bg[sub[1:]], 16.0)[None]
     gain = np.median(ratio.reshape(t, -1, 3), axis=1)
     f /= np.maximum(gain, 1e-3)[:, None, None, :]
-    k = np.ones((2 * TIP_SHAKE_PX + 1,) * 2, np.uint8)
+    k = np.ones((2 * shake_px + 1,) * 2, np.uint8)
     lo = cv2.erode(bg, k) - TIP_COLOR_LEVEL
     hi = cv2.dilate(bg, k) + TIP_COLOR_LEVEL
     return ((f < lo) | (f > hi)).any(axis=-1).astype(np.uint8)
