@@ -27,6 +27,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from physfoley.errors import InputError
 
 
@@ -110,7 +112,11 @@ class SoundtrackConfig:
     @property
     def visual_frames(self) -> int:
         """Visual features per segment."""
-        return int(round(self.segment_s * self.visual_fps))
+        return self.visual_count(self.latent_frames)
+
+    def visual_count(self, latent_frames: int) -> int:
+        """Visual frames that fit within `latent_frames` latent frames (whole frames only)."""
+        return int(latent_frames / self.latent_rate_hz * self.visual_fps + 1e-6)
 
     def visual_index(self, latent_frame: int) -> int:
         """Index of the visual frame where a segment starting at `latent_frame` begins."""
@@ -156,3 +162,15 @@ def get_soundtrack_preset(name: str | SoundtrackConfig) -> SoundtrackConfig:
         raise InputError(
             f"unknown soundtrack preset {name!r}; choose one of {sorted(SOUNDTRACK_PRESETS)}"
         ) from None
+
+
+def nearest_frames(times_s: np.ndarray, fps: float, count: int) -> np.ndarray:
+    """Indices int64 [count] of the decoded frames (presentation times `times_s`, sorted)
+    nearest to the visual grid times (i + 0.5) / fps, i < count."""
+    times_s = np.asarray(times_s, dtype=np.float64)
+    if len(times_s) == 1:
+        return np.zeros(count, dtype=np.int64)
+    want = (np.arange(count) + 0.5) / fps
+    right = np.clip(np.searchsorted(times_s, want), 1, len(times_s) - 1)
+    left = right - 1
+    return np.where(np.abs(times_s[left] - want) <= np.abs(times_s[right] - want), left, right)

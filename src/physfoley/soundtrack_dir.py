@@ -92,8 +92,11 @@ def read_config(model_dir: str | os.PathLike) -> dict[str, Any]:
     return doc
 
 
-def load_part(model_dir: str | os.PathLike, part: str, doc: dict[str, Any] | None = None) -> nn.Module:
+def load_part(
+    model_dir: str | os.PathLike, part: str, doc: dict[str, Any] | None = None
+) -> nn.Module:
     """Build network `part` from the directory's config and load its weights (eval mode, CPU)."""
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     doc = doc or read_config(model_dir)
@@ -105,7 +108,7 @@ def load_part(model_dir: str | os.PathLike, part: str, doc: dict[str, Any] | Non
         module = network_from_dict(part, net_doc, sound)
         state = load_file(str(Path(model_dir) / part_file(part)))
         module.load_state_dict({k: v.float() for k, v in state.items()})
-    except (OSError, RuntimeError, ValueError, TypeError) as err:
+    except (OSError, RuntimeError, ValueError, TypeError, SafetensorError) as err:
         reason = str(err).splitlines()[0][:200]
         raise ModelError(f"{model_dir}: cannot load the {part} network ({reason})") from None
     return module.eval()

@@ -61,8 +61,13 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         summary = prepare_segments(
-            args.root, args.out, options, workers=args.workers, force=args.force,
-            on_start=on_start, on_video=on_video,
+            args.root,
+            args.out,
+            options,
+            workers=args.workers,
+            force=args.force,
+            on_start=on_start,
+            on_video=on_video,
         )
     finally:
         for bar in bars:

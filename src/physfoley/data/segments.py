@@ -31,7 +31,7 @@ from physfoley.atomic import atomic_path, write_text_atomic
 from physfoley.data.greatest_hits import VideoEntry, discover_videos, read_audio, read_times
 from physfoley.data.prepare import split_videos
 from physfoley.errors import InputError, PhysfoleyError
-from physfoley.soundtrack_config import SoundtrackConfig, get_soundtrack_preset
+from physfoley.soundtrack_config import SoundtrackConfig, get_soundtrack_preset, nearest_frames
 
 FORMAT_NAME = "physfoley-segments"
 FORMAT_VERSION = 1
@@ -67,17 +67,6 @@ def hit_times(entry: VideoEntry) -> tuple[np.ndarray, str]:
     return np.sort(np.array([a.time_s for a in read_times(entry.times_path)], float)), "times"
 
 
-def resample_frames(frames: np.ndarray, times_s: np.ndarray, fps: float, count: int) -> np.ndarray:
-    """Frames [T, H, W, 3] at `times_s` -> the `count` frames nearest to (i + 0.5) / fps."""
-    if len(times_s) == 1:
-        return np.repeat(frames[:1], count, axis=0)
-    want = (np.arange(count) + 0.5) / fps
-    right = np.clip(np.searchsorted(times_s, want), 1, len(times_s) - 1)
-    left = right - 1
-    pick = np.where(np.abs(times_s[left] - want) <= np.abs(times_s[right] - want), left, right)
-    return frames[pick]
-
-
 def video_timelines(
     wave: np.ndarray, frames: np.ndarray, times_s: np.ndarray, cfg: SoundtrackConfig
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -93,7 +82,7 @@ def video_timelines(
     mel = log_mel(wave, cfg)[0].T.numpy().astype(np.float16)
     num_latent = mel.shape[0] // cfg.latent_stride_t
     count = max(cfg.num_visual_frames(len(wave) / cfg.sample_rate), cfg.visual_index(num_latent))
-    return mel, resample_frames(frames, times_s, cfg.visual_fps, count)
+    return mel, frames[nearest_frames(times_s, cfg.visual_fps, count)]
 
 
 def _save_npy(path: Path, array: np.ndarray) -> None:
@@ -306,7 +295,7 @@ class SegmentData:
         m0 = start * cfg.latent_stride_t
         mel = np.asarray(self.mel(video)[m0 : m0 + length * cfg.latent_stride_t], np.float32).T
         i0 = cfg.visual_index(start)
-        count = int(round(length / cfg.latent_rate_hz * cfg.visual_fps))
+        count = cfg.visual_count(length)
         frames = self.frames(video)
         idx = np.minimum(np.arange(i0, i0 + count), len(frames) - 1)
         return mel, np.asarray(frames[idx])

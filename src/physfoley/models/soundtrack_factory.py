@@ -47,7 +47,9 @@ def network_config(part: str, preset: str, overrides: dict | None = None, *, con
     if part not in PARTS:
         raise InputError(f"unknown network part {part!r}; choose one of {list(PARTS)}")
     if preset not in _PRESETS[part]:
-        raise InputError(f"unknown {part} preset {preset!r}; choose one of {sorted(_PRESETS[part])}")
+        raise InputError(
+            f"unknown {part} preset {preset!r}; choose one of {sorted(_PRESETS[part])}"
+        )
     cfg = _PRESETS[part][preset]
     doc = {**dataclasses.asdict(cfg), **(overrides or {})}
     cfg = config_from_dict(_config_class(part), doc)

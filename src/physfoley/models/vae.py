@@ -124,7 +124,10 @@ class Decoder(nn.Module):
                 layers.append(ResBlock(cin, widths[level]))
                 cin = widths[level]
             if level > 0:
-                layers += [nn.Upsample(scale_factor=2.0, mode="nearest"), nn.Conv2d(cin, cin, 3, 1, 1)]
+                layers += [
+                    nn.Upsample(scale_factor=2.0, mode="nearest"),
+                    nn.Conv2d(cin, cin, 3, 1, 1),
+                ]
         self.up = nn.Sequential(*layers)
         self.norm_out = group_norm(cin)
         self.conv_out = nn.Conv2d(cin, 1, 3, padding=1)

@@ -72,7 +72,9 @@ def pair_batch(data, tl, items, rng, *, sample: bool = True):
         latent_slice(tl, v, s, cfg.latent_frames, rng.standard_normal(shape) if sample else None)
         for v, s, *_ in items
     ]
-    ev = [feature_slice(tl, vv, cfg.visual_index(sv), cfg.visual_frames) for _, _, vv, sv, _ in items]
+    ev = [
+        feature_slice(tl, vv, cfg.visual_index(sv), cfg.visual_frames) for _, _, vv, sv, _ in items
+    ]
     labels = np.array([k == 0 for *_, k in items], np.float32)
     return np.stack(z).astype(np.float32), np.stack(ev).astype(np.float32), labels
 
@@ -88,11 +90,13 @@ def accuracy(classifier, data, tl, videos, count: int, seed: int, min_shift: int
     abar = alphas_cumprod()
     z0, ev = torch.from_numpy(z0).to(device), torch.from_numpy(ev).to(device)
     out = {}
-    for label, t in (("clean", torch.zeros(len(items), dtype=torch.long)),
-                     ("uniform_t", torch.randint(0, len(abar), (len(items),), generator=gen))):
+    for label, t in (
+        ("clean", torch.zeros(len(items), dtype=torch.long)),
+        ("uniform_t", torch.randint(0, len(abar), (len(items),), generator=gen)),
+    ):
         noise = torch.randn(z0.shape, generator=gen).to(device)
         z_t = q_sample(z0, t.to(device), noise, abar) if label != "clean" else z0
-        right = ((classifier(z_t, t.to(device), {"video": ev}) > 0).cpu().numpy() == (labels > 0))
+        right = (classifier(z_t, t.to(device), {"video": ev}) > 0).cpu().numpy() == (labels > 0)
         out[f"acc_{label}"] = float(right.mean())
         for k, name in enumerate(KINDS):
             if (kinds == k).any():
@@ -120,8 +124,10 @@ def train_align(
         out = C.prepare_out_dir(out_dir, resume, cfg) if env.is_main else Path(out_dir)
         C.barrier(env)
         vae, cavp, scale, _ = load_frozen(
-            stage_dir(cfg.vae_dir, out_dir, "vae"), stage_dir(cfg.cavp_dir, out_dir, "cavp"),
-            sound, env.device,
+            stage_dir(cfg.vae_dir, out_dir, "vae"),
+            stage_dir(cfg.cavp_dir, out_dir, "cavp"),
+            sound,
+            env.device,
         )
         train_videos, test_videos = data.indices("train"), data.indices("test")
         tl = cached_timelines(out, env, vae, cavp, data, train_videos, scale, "train")
@@ -137,13 +143,20 @@ def train_align(
             z0 = torch.from_numpy(z0).to(env.device)
             t = torch.randint(0, len(abar), (len(items),), generator=gen).to(env.device)
             noise = torch.randn(z0.shape, generator=gen).to(env.device)
-            logits = net(q_sample(z0, t, noise, abar), t, {"video": torch.from_numpy(ev).to(env.device)})
+            logits = net(
+                q_sample(z0, t, noise, abar), t, {"video": torch.from_numpy(ev).to(env.device)}
+            )
             target = torch.from_numpy(labels).to(env.device)
             acc = ((logits > 0).float() == target).float().mean()
             return {"loss": F.binary_cross_entropy_with_logits(logits, target), "acc": acc}
 
         result = run_loop(
-            cfg, out=out, env=env, trainable=classifier, loss_fn=loss_fn, resume=resume,
+            cfg,
+            out=out,
+            env=env,
+            trainable=classifier,
+            loss_fn=loss_fn,
+            resume=resume,
             progress=progress,
         )
         summary = {"stage": "align", "steps": result["steps"], **result["losses"]}
@@ -153,13 +166,25 @@ def train_align(
                 test_tl = cached_timelines(
                     out, C.DistEnv(device=env.device), vae, cavp, data, test_videos, scale, "test"
                 )
-                metrics = accuracy(classifier, data, test_tl, test_videos, cfg.eval_segments,
-                                   cfg.seed, min_shift, env.device)
+                metrics = accuracy(
+                    classifier,
+                    data,
+                    test_tl,
+                    test_videos,
+                    cfg.eval_segments,
+                    cfg.seed,
+                    min_shift,
+                    env.device,
+                )
             summary.update(metrics)
             part = {**dataclasses.asdict(net_cfg), "metrics": metrics}
-            write_model_dir(out / MODEL_DIR, soundtrack=sound,
-                            parts={"align": (classifier.state_dict(), part)},
-                            extra={"training": {"align": summary}}, force=True)
+            write_model_dir(
+                out / MODEL_DIR,
+                soundtrack=sound,
+                parts={"align": (classifier.state_dict(), part)},
+                extra={"training": {"align": summary}},
+                force=True,
+            )
             summary["model_dir"] = str(out / MODEL_DIR)
         C.barrier(env)
         return summary

@@ -61,6 +61,16 @@ def contrast_items(data, videos: np.ndarray, cfg: CAVPTrainConfig, length: int, 
     return items
 
 
+def eval_items(data, split: str, per_video: int, limit: int) -> list[tuple[int, int]]:
+    """Up to `per_video` evenly spread whole segments of each video of `split`, `limit` in all."""
+    items = []
+    for v in data.indices(split):
+        n = data.num_starts(int(v))
+        starts = np.unique(np.round(np.linspace(0, n - 1, min(per_video, n))).astype(int))
+        items += [(int(v), int(s)) for s in starts]
+    return items[:limit]
+
+
 @torch.no_grad()
 def retrieval_metrics(cavp, data, items: list[tuple[int, int]], device) -> dict[str, float]:
     """R@1 (audio -> video) across segments, within videos and within segments, with chance."""
@@ -119,7 +129,9 @@ def train_cavp(
 
         def loss_fn(net, step, rng, gen):
             mel, frames = data.batch(contrast_items(data, videos, cfg, length, rng), length)
-            return net(torch.from_numpy(frames).to(env.device), torch.from_numpy(mel).to(env.device))
+            return net(
+                torch.from_numpy(frames).to(env.device), torch.from_numpy(mel).to(env.device)
+            )
 
         result = run_loop(
             cfg,
@@ -132,7 +144,7 @@ def train_cavp(
         )
         summary = {"stage": "cavp", "steps": result["steps"], **result["losses"]}
         if env.is_main:
-            items = data.canonical("test")[: cfg.eval_segments]
+            items = eval_items(data, "test", cfg.segments_per_video + 1, cfg.eval_segments)
             metrics = retrieval_metrics(cavp, data, items, env.device)
             summary.update(metrics)
             part = {**dataclasses.asdict(net_cfg), "metrics": metrics}

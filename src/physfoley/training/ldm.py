@@ -34,7 +34,7 @@ from physfoley.training.soundtrack_common import (
     run_loop,
     stage_dir,
 )
-from physfoley.training.timelines import feature_slice, latent_slice, load_frozen, cached_timelines
+from physfoley.training.timelines import cached_timelines, feature_slice, latent_slice, load_frozen
 
 MODEL_DIR = "model"
 
@@ -108,7 +108,11 @@ def train_ldm(
             z0, ev = training_batch(data, tl, videos, cfg, rng)
             drop = condition_dropout(len(z0), net_cfg.cond_drop_prob, gen)
             cond = {"video": torch.from_numpy(ev).to(env.device)}
-            return {"loss": diffusion_loss(net, torch.from_numpy(z0).to(env.device), cond, drop, gen, abar)}
+            return {
+                "loss": diffusion_loss(
+                    net, torch.from_numpy(z0).to(env.device), cond, drop, gen, abar
+                )
+            }
 
         result = run_loop(
             cfg, out=out, env=env, trainable=ldm, loss_fn=loss_fn, resume=resume, progress=progress
@@ -116,8 +120,18 @@ def train_ldm(
         summary = {"stage": "ldm", "steps": result["steps"], **result["losses"]}
         if env.is_main:
             summary["model_dir"] = str(
-                _write_final(out / MODEL_DIR, cfg, ldm, net_cfg, docs, vae_dir, cavp_dir,
-                             stage_dir(cfg.align_dir, out_dir, "align"), summary, sound)
+                _write_final(
+                    out / MODEL_DIR,
+                    cfg,
+                    ldm,
+                    net_cfg,
+                    docs,
+                    vae_dir,
+                    cavp_dir,
+                    stage_dir(cfg.align_dir, out_dir, "align"),
+                    summary,
+                    sound,
+                )
             )
         C.barrier(env)
         return summary
@@ -146,6 +160,9 @@ def _write_final(model_dir, cfg, ldm, net_cfg, docs, vae_dir, cavp_dir, align_di
         "cg_scale": cfg.cg_scale if "align" in parts else 0.0,
     }
     return write_model_dir(
-        model_dir, soundtrack=sound, parts=parts,
-        extra={"sampling": sampling, "training": training}, force=True,
+        model_dir,
+        soundtrack=sound,
+        parts=parts,
+        extra={"sampling": sampling, "training": training},
+        force=True,
     )

@@ -84,7 +84,9 @@ STAGE_CONFIGS = {
 def load_stage_config(stage: str, path: str | os.PathLike | None = None, **overrides):
     """Stage defaults, then the YAML file, then `overrides` (None values ignored)."""
     if stage not in STAGE_CONFIGS:
-        raise InputError(f"unknown soundtrack stage {stage!r}; choose one of {sorted(STAGE_CONFIGS)}")
+        raise InputError(
+            f"unknown soundtrack stage {stage!r}; choose one of {sorted(STAGE_CONFIGS)}"
+        )
     data = load_yaml(path) if path is not None else {}
     if data.get("stage", stage) != stage:
         raise InputError(f"config file {path} is for stage {data['stage']!r}, not {stage!r}")

@@ -94,7 +94,9 @@ def train_vae(
         vae = build_network("vae", net_cfg, sound).to(env.device)
         crop = cfg.crop_mel_frames or sound.segment_mel_frames
         if crop % net_cfg.stride:
-            raise InputError(f"crop_mel_frames {crop} is not a multiple of the VAE's {net_cfg.stride}")
+            raise InputError(
+                f"crop_mel_frames {crop} is not a multiple of the VAE's {net_cfg.stride}"
+            )
         videos = data.indices("train")
 
         def loss_fn(net, step, rng, gen):
@@ -126,4 +128,3 @@ def train_vae(
         return summary
     finally:
         C.cleanup_distributed()
-

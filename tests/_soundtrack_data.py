@@ -1,0 +1,31 @@
+"""Tiny SynthHits data in the segments format, and tiny network settings, for soundtrack tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from physfoley.data.segments import SegmentOptions, prepare_segments
+from physfoley.data.synthhits import generate_video, video_name
+
+#: Network overrides that keep every soundtrack stage at a fraction of a second per step.
+TINY_NETS = {
+    "vae": {"channels": 8},
+    "cavp": {"embed_dim": 16, "video_channels": [4, 4, 8, 8], "audio_channels": [4, 8, 8, 8]},
+    "ldm": {"dim": 32, "depth": 1, "heads": 2},
+    "align": {"dim": 32, "depth": 1, "heads": 2},
+}
+
+
+def make_synthhits(root: Path, *, videos: int = 4, seconds: float = 5.0, seed: int = 7) -> Path:
+    """`videos` SynthHits videos of `seconds` s in the Greatest Hits layout."""
+    root.mkdir(parents=True, exist_ok=True)
+    for i in range(videos):
+        generate_video(root, video_name(seed, i), [seed, i], seconds)
+    return root
+
+
+def make_segments(root: Path, **kwargs) -> Path:
+    """SynthHits videos in root/raw prepared (small preset, 1 test video in 4) into root/seg."""
+    raw = make_synthhits(root / "raw", **kwargs)
+    prepare_segments(raw, root / "seg", SegmentOptions(preset="small", test_fraction=0.25))
+    return root / "seg"
