@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import torch
 from torch import Tensor, nn
 
 from physfoley.models.latent_dit import LatentDiTConfig, LatentTransformer
@@ -40,5 +41,7 @@ class AlignClassifier(nn.Module):
         cond: dict[str, Tensor],
         context_rates_hz: dict[str, float] | None = None,
     ) -> Tensor:
-        h, _ = self.trunk(z, t, cond, None, context_rates_hz)
+        # an all-False drop keeps the (unused) null embeddings in the graph, as DDP wants
+        keep_all = torch.zeros(z.shape[0], dtype=torch.bool, device=z.device)
+        h, _ = self.trunk(z, t, cond, keep_all, context_rates_hz)
         return self.head(self.norm(h.mean(dim=1)))[:, 0]

@@ -36,7 +36,7 @@ class LatentDiTConfig:
 
 
 LDM_PRESETS = {
-    "small": LatentDiTConfig(),
+    "small": LatentDiTConfig(mlp_ratio=3.0),  # 4.5M parameters: the model ships under 15 MB
     # Diff-Foley's LDM is a 320-channel U-Net with cross-attention to 512-d CAVP features; here
     # the same conditioning on a 46M-parameter frame-token transformer (one CPU step in tests).
     "paper": LatentDiTConfig(dim=512, depth=8, heads=8, context={"video": 512}, aligned=()),

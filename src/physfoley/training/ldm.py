@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from physfoley.diffusion.guidance import alphas_cumprod, diffusion_loss
+from physfoley.errors import InputError
 from physfoley.models.latent_dit import condition_dropout
 from physfoley.models.soundtrack_factory import build_network, network_config
 from physfoley.training import common as C
@@ -158,6 +159,13 @@ def _write_final(model_dir, cfg, ldm, net_cfg, docs, vae_dir, cavp_dir, align_di
         "steps": cfg.steps,
         "cfg_scale": cfg.cfg_scale,
         "cg_scale": cfg.cg_scale if "align" in parts else 0.0,
+    }
+    if cfg.model_dtype not in ("float16", "float32"):
+        raise InputError(f"model_dtype must be float16 or float32, not {cfg.model_dtype!r}")
+    dtype = getattr(torch, cfg.model_dtype)
+    parts = {
+        name: ({k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}, doc)
+        for name, (state, doc) in parts.items()
     }
     return write_model_dir(
         model_dir,

@@ -71,6 +71,7 @@ class LDMTrainConfig(C.TrainConfig):
     steps: int = 25
     cfg_scale: float = 4.5  # omega (paper: 4.5)
     cg_scale: float = 50.0  # gamma (paper: 50)
+    model_dtype: str = "float16"  # weights of the final model directory (float16 | float32)
 
 
 STAGE_CONFIGS = {
