@@ -16,7 +16,7 @@ from torch import Tensor, nn
 from physfoley.models.latent_dit import LatentDiTConfig, LatentTransformer
 
 ALIGN_PRESETS = {
-    "small": LatentDiTConfig(dim=128, depth=3, heads=4, cond_drop_prob=0.0),
+    "small": LatentDiTConfig(dim=128, depth=3, heads=4, mlp_ratio=2.0, cond_drop_prob=0.0),
     # Diff-Foley's classifier: a 128-channel U-Net encoder with cross-attention to 512-d features.
     "paper": LatentDiTConfig(
         dim=384, depth=6, heads=6, context={"video": 512}, aligned=(), cond_drop_prob=0.0
