@@ -71,6 +71,8 @@ def test_two_window_video_crossfades_to_the_exact_length(pipe):
     assert np.array_equal(result.wave, again.wave)
     short = pipe.synthesize_frames(frames[:30], times[:30], 1.0, griffin_lim_iters=2)
     assert short.wave.shape == (16000,) and len(short.window_starts_s) == 1
+    big = np.repeat(np.repeat(frames[:30], 2, axis=1), 2, axis=2)  # 128 px frames are resized
+    assert pipe.synthesize_frames(big, times[:30], 1.0, griffin_lim_iters=2).wave.shape == (16000,)
 
 
 def test_video_file_gives_a_soundtrack_as_long_as_the_video(pipe, tmp_path):

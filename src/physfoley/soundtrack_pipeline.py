@@ -21,8 +21,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from physfoley.audio.mel import vocode
+from physfoley.diffusion.guidance import sample_latents
 from physfoley.errors import InputError
 from physfoley.soundtrack_config import SoundtrackConfig, nearest_frames
+from physfoley.soundtrack_dir import load_part, read_config
+from physfoley.video.io import read_video
 
 MIN_OVERLAP_S = 0.5  # windows overlap at least this much (their crossfade)
 
@@ -86,8 +90,6 @@ class SoundtrackPipeline:
     @classmethod
     def from_pretrained(cls, model_dir: str | os.PathLike, *, device: str = "cpu"):
         """Load a diff-foley model directory; `ModelError` when missing, corrupt or of another family."""
-        from physfoley.soundtrack_dir import load_part, read_config
-
         doc = read_config(model_dir)
         sound = SoundtrackConfig.from_dict(doc["soundtrack"])
         parts = ("vae", "cavp", "ldm") + (("align",) if "align" in doc["parts"] else ())
@@ -101,8 +103,6 @@ class SoundtrackPipeline:
 
     def synthesize(self, video: str | os.PathLike, **kwargs) -> SoundtrackResult:
         """Soundtrack of a video file (see `synthesize_frames` for the options)."""
-        from physfoley.video.io import read_video
-
         t0 = time.perf_counter()
         decoded = read_video(Path(video), size=self.sound.image_size)
         read_s = time.perf_counter() - t0
@@ -129,14 +129,12 @@ class SoundtrackPipeline:
         mel_inversion: str = "pinv",
         max_batch: int = 8,
     ) -> SoundtrackResult:
-        """Soundtrack of frames uint8 [T, S, S, 3] (at the preset's image size) shown at times_s.
+        """Soundtrack of RGB frames uint8 [T, H, W, 3] shown at times_s (resized to the preset's
+        image size when they are not at it).
 
         cfg_scale (omega), cg_scale (gamma), sampler, steps default to the model's `sampling`;
         windows are sampled `max_batch` at a time; the same seed gives the same soundtrack.
         """
-        from physfoley.audio.mel import vocode
-        from physfoley.diffusion.guidance import sample_latents
-
         cfg, timings = self.sound, {}
         opts = {
             "sampler": sampler or self.sampling["sampler"],
@@ -159,6 +157,11 @@ class SoundtrackPipeline:
             cfg.num_visual_frames(duration_s), cfg.visual_index(starts[-1]) + cfg.visual_frames
         )
         grid = np.asarray(frames)[nearest_frames(times_s, cfg.visual_fps, count)]
+        if grid.shape[1:3] != (cfg.image_size, cfg.image_size):
+            import cv2
+
+            size = (cfg.image_size, cfg.image_size)
+            grid = np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in grid])
         e_v = self.nets["cavp"].video(torch.from_numpy(grid)[None].to(self.device))[0]
         timings["video_features"] = time.perf_counter() - t
         t = time.perf_counter()

@@ -28,10 +28,12 @@ from typing import Any
 import numpy as np
 
 from physfoley.atomic import atomic_path, write_text_atomic
+from physfoley.audio.mel import log_mel
 from physfoley.data.greatest_hits import VideoEntry, discover_videos, read_audio, read_times
 from physfoley.data.prepare import split_videos
 from physfoley.errors import InputError, PhysfoleyError
 from physfoley.soundtrack_config import SoundtrackConfig, get_soundtrack_preset, nearest_frames
+from physfoley.video.io import read_video
 
 FORMAT_NAME = "physfoley-segments"
 FORMAT_VERSION = 1
@@ -75,8 +77,6 @@ def video_timelines(
     wave : mono float32 [N] at cfg.sample_rate (peak-normalised here); frames : decoded at
     cfg.image_size with their times. T_v covers every latent frame of the audio.
     """
-    from physfoley.audio.mel import log_mel
-
     peak = float(np.abs(wave).max()) if wave.size else 0.0
     wave = wave * (PEAK_AMPLITUDE / peak) if peak > 0 else wave
     mel = log_mel(wave, cfg)[0].T.numpy().astype(np.float16)
@@ -92,8 +92,6 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
 
 def prepare_video(entry: VideoEntry, cfg: SoundtrackConfig, out_dir: Path) -> dict[str, Any]:
     """Write one video's timelines; return its record (written last as NAME.json)."""
-    from physfoley.video.io import read_video
-
     if entry.video_path is None:
         raise InputError(f"video {entry.name} has no NAME_denoised.mp4")
     wave, audio_source = read_audio(entry, cfg.sample_rate)

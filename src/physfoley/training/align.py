@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from physfoley.diffusion.guidance import alphas_cumprod, q_sample
 from physfoley.models.soundtrack_factory import build_network, network_config
+from physfoley.soundtrack_dir import write_model_dir
 from physfoley.training import common as C
 from physfoley.training.soundtrack_common import (
     AlignTrainConfig,
@@ -115,8 +116,6 @@ def train_align(
     progress: bool = False,
 ) -> dict:
     """Train the alignment classifier on frozen VAE latents and CAVP features; write OUT/model."""
-    from physfoley.soundtrack_dir import write_model_dir
-
     env = C.setup_distributed(device)
     try:
         data = open_segments(data_dir or cfg.data, cfg.preset)

@@ -21,6 +21,7 @@ from torch import Tensor, nn
 from physfoley.errors import InputError
 from physfoley.models.cavp import cavp_losses, retrieval_at_1
 from physfoley.models.soundtrack_factory import build_network, network_config
+from physfoley.soundtrack_dir import write_model_dir
 from physfoley.training import common as C
 from physfoley.training.soundtrack_common import CAVPTrainConfig, open_segments, run_loop
 
@@ -113,8 +114,6 @@ def train_cavp(
     progress: bool = False,
 ) -> dict:
     """Train both CAVP encoders on the segments folder `data_dir`; write OUT/model."""
-    from physfoley.soundtrack_dir import write_model_dir
-
     env = C.setup_distributed(device)
     try:
         data = open_segments(data_dir or cfg.data, cfg.preset)

@@ -27,6 +27,7 @@ from physfoley.diffusion.guidance import alphas_cumprod, diffusion_loss
 from physfoley.errors import InputError
 from physfoley.models.latent_dit import condition_dropout
 from physfoley.models.soundtrack_factory import build_network, network_config
+from physfoley.soundtrack_dir import load_state, read_config, write_model_dir
 from physfoley.training import common as C
 from physfoley.training.soundtrack_common import (
     LDMTrainConfig,
@@ -141,8 +142,6 @@ def train_ldm(
 
 
 def _write_final(model_dir, cfg, ldm, net_cfg, docs, vae_dir, cavp_dir, align_dir, summary, sound):
-    from physfoley.soundtrack_dir import load_state, read_config, write_model_dir
-
     parts = {
         "vae": (load_state(vae_dir, "vae"), docs["vae"]["parts"]["vae"]),
         "cavp": (load_state(cavp_dir, "cavp"), docs["cavp"]["parts"]["cavp"]),

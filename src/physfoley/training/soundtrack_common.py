@@ -19,6 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from physfoley.config import apply_overrides, load_yaml
+from physfoley.data.segments import SegmentData
 from physfoley.errors import InputError
 from physfoley.training import common as C
 
@@ -109,8 +110,6 @@ def stage_dir(given: str | None, out_dir: str | os.PathLike, stage: str) -> Path
 
 def open_segments(data_dir: str | os.PathLike | None, preset: str):
     """The prepared segments folder, checked against the stage's preset."""
-    from physfoley.data.segments import SegmentData
-
     if not data_dir:
         raise InputError("no prepared data: pass --data DIR (a `physfoley data segments` folder)")
     data = SegmentData.open(data_dir)

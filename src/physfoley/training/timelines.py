@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from physfoley.errors import InputError
+from physfoley.soundtrack_dir import load_part, read_config
 from physfoley.training import common as C
 
 
@@ -102,8 +103,6 @@ def load_frozen(vae_dir: Path, cavp_dir: Path, sound, device):
 
     Raises ModelError when a directory is missing, InputError when its timing is not `sound`'s.
     """
-    from physfoley.soundtrack_dir import load_part, read_config
-
     docs = {"vae": read_config(vae_dir), "cavp": read_config(cavp_dir)}
     for part, doc in docs.items():
         if doc["soundtrack"] != sound.to_dict():

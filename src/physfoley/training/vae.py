@@ -16,9 +16,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from physfoley.audio.losses import mrstft_loss
+from physfoley.audio.mel import vocode
 from physfoley.errors import InputError
 from physfoley.models.soundtrack_factory import build_network, network_config
 from physfoley.models.vae import vae_loss
+from physfoley.soundtrack_dir import write_model_dir
 from physfoley.training import common as C
 from physfoley.training.soundtrack_common import (
     VAETrainConfig,
@@ -54,9 +57,6 @@ def latent_scale(vae, data, items: list[tuple[int, int]], device) -> float:
 @torch.no_grad()
 def reconstruction_metrics(vae, data, items: list[tuple[int, int]], device) -> dict[str, float]:
     """Spectral L1 (log-mel in [-1, 1]) and MR-STFT of vocoded reconstructions vs vocoded truth."""
-    from physfoley.audio.losses import mrstft_loss
-    from physfoley.audio.mel import vocode
-
     if not items:
         return {}
     mel, _ = data.batch(items)
@@ -81,8 +81,6 @@ def train_vae(
     progress: bool = False,
 ) -> dict:
     """Train the VAE on the segments folder `data_dir`; write OUT/model; return a summary."""
-    from physfoley.soundtrack_dir import write_model_dir
-
     env = C.setup_distributed(device)
     try:
         data = open_segments(data_dir or cfg.data, cfg.preset)
