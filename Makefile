@@ -16,7 +16,7 @@ $(BIN)/python:
 # torch is installed first, pinned, so that no dependency pulls a CUDA build.
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install torch==2.13.0
-	$(BIN)/pip install -e ".[dev]"
+	$(BIN)/pip install -e ".[dev,web]"
 	$(BIN)/python -m physfoley.numba_cache
 	touch $(STAMP)
 

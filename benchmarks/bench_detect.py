@@ -21,8 +21,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from physfoley.video.events import detect_impacts  # noqa: E402
 from physfoley.video.io import read_video  # noqa: E402
-from physfoley.video.motion import detect_impacts  # noqa: E402
 
 
 def make_video(path: Path, seconds: float, size: int = 224, seed: int = 0) -> int:

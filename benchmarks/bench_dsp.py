@@ -13,8 +13,9 @@ import librosa
 import numpy as np
 import torch
 
-from physfoley.audio.modal import analyze, resynthesize
+from physfoley.audio.analysis import analyze
 from physfoley.audio.spectrogram import griffin_lim, magnitude, spectral_convergence
+from physfoley.audio.synthesis import resynthesize
 from physfoley.config import get_preset
 
 

@@ -21,9 +21,11 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from physfoley.data.clips import PrepareOptions, cut_clips, modal_arrays
 from physfoley.data.datasets import ImpactClipDataset
-from physfoley.data.greatest_hits import MATERIALS, discover_videos, read_audio
-from physfoley.data.prepare import PrepareOptions, cut_clips, modal_arrays, prepare_dataset
+from physfoley.data.greatest_hits import discover_videos, read_audio
+from physfoley.data.prepare import prepare_dataset
+from physfoley.materials import MATERIALS
 
 
 def make_layout(root: Path, videos: int, seconds: float, hits: int, seed: int = 0) -> None:
@@ -81,7 +83,7 @@ def stage_times(root: Path, options: PrepareOptions) -> dict[str, float]:
     wave, _ = read_audio(entry, cfg.sample_rate)
     out["audio read+resample"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    read_video(entry.video_path, size=cfg.image_size)
+    read_video(entry.video_path, size=options.video.image_size)
     out["video decode+resize"] = time.perf_counter() - t0
     waves, _ = cut_clips(wave, cfg.sample_rate, times, cfg.num_samples)
     t0 = time.perf_counter()

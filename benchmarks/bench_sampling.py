@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from physfoley.diffusion.samplers import sample
-from physfoley.models.factory import load_model_dir
+from physfoley.model_dir import load_model_dir
 
 DEFAULT = Path(__file__).resolve().parents[1] / "src" / "physfoley" / "assets" / "models" / "small"
 

@@ -26,15 +26,16 @@ import torch
 
 def _random_model_dir(out: Path, bank_size: int = 2000) -> Path:
     """The default small architecture, untrained, with a random bank (for timing only)."""
+    from physfoley.model_dir import save_model_dir
     from physfoley.models import factory
     from physfoley.retrieval import PhysicsBank
 
     torch.manual_seed(0)
     model = factory.build_model("small").eval()
-    audio = model.cfg.audio
+    audio, video = model.cfg.audio, model.cfg.video
     rng = np.random.default_rng(0)
-    size = audio.image_size
-    frames = rng.integers(0, 256, (2, audio.frames_per_window, size, size, 3), dtype=np.uint8)
+    size = video.image_size
+    frames = rng.integers(0, 256, (2, video.frames_per_window, size, size, 3), dtype=np.uint8)
     with torch.no_grad():
         dim = model.visual_latent(torch.from_numpy(frames)).shape[-1]
     k, m = audio.num_freqs, audio.num_bands
@@ -51,7 +52,7 @@ def _random_model_dir(out: Path, bank_size: int = 2000) -> Path:
         clip_ids=[f"random:{i}" for i in range(bank_size)],
         materials=["wood"] * bank_size,
     )
-    return factory.save_model_dir(out, model, before_commit=bank.save)
+    return save_model_dir(out, model, before_commit=bank.save)
 
 
 def _make_video(
@@ -83,13 +84,9 @@ def _median_time(fn, repeats: int) -> float:
 
 def _stage_times(pipe, frames, times: list[float]) -> dict[str, float]:
     """Seconds spent in each stage of one batched synthesis of `times` (decoded frames given)."""
-    from physfoley.data.prepare import onset_windows
-    from physfoley.pipeline import (
-        PHYSICS_FIELDS,
-        _resize_frames,
-        mix_without_clipping,
-        place_on_timeline,
-    )
+    from physfoley.audio.params import PHYSICS_KEYS
+    from physfoley.pipeline import mix_without_clipping, place_on_timeline
+    from physfoley.video.windows import onset_windows, resize_frames
 
     out: dict[str, float] = {}
     clock = time.perf_counter()
@@ -101,13 +98,13 @@ def _stage_times(pipe, frames, times: list[float]) -> dict[str, float]:
         clock = now
 
     _, idx, _ = onset_windows(frames.times_s, np.asarray(times))
-    windows = _resize_frames(frames.frames[idx], pipe.image_size)
+    windows = resize_frames(frames.frames[idx], pipe.image_size)
     lap("windows")
     nu, key = pipe.encode_windows_and_keys(windows)
     lap("visual encoder")
     found = pipe.bank.lookup(key.numpy())
     lap("retrieval")
-    mu = pipe.physics_latent({k: v for k, v in found.values.items() if k in PHYSICS_FIELDS})
+    mu = pipe.physics_latent({k: v for k, v in found.values.items() if k in PHYSICS_KEYS})
     lap("physics encoder")
     spec, _, _ = pipe.sample_spectrograms(mu, nu, seed=0)
     lap("diffusion sampling")

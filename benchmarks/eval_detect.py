@@ -1,7 +1,7 @@
 """Impact detection quality: precision / recall / F1 on real Greatest Hits clips and SynthHits.
 
     .venv/bin/python benchmarks/eval_detect.py --gh ../shared/data/greatest-hits-demo
-    .venv/bin/python benchmarks/eval_detect.py --synth /work/data/synthhits_v1 [--max-videos N]
+    .venv/bin/python benchmarks/eval_detect.py --synth data/synthhits_v1 [--max-videos N]
     ... --method tip   (the striker-tip tracker instead of the default optical-flow detector)
     ... --gh ../shared/data/greatest-hits-demo --gh-visual benchmarks/data/gh_visual_contacts.json
 
@@ -32,8 +32,9 @@ from scipy.optimize import linear_sum_assignment
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from physfoley.video.io import frame_index_at, read_video  # noqa: E402
-from physfoley.video.motion import detect_impacts  # noqa: E402
+from physfoley.video.events import detect_impacts  # noqa: E402
+from physfoley.video.io import read_video  # noqa: E402
+from physfoley.video.windows import frame_index_at  # noqa: E402
 
 
 def match(pred: np.ndarray, truth: np.ndarray, tol: int) -> list[tuple[int, int]]:

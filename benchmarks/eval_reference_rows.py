@@ -2,11 +2,14 @@
 
 Each test clip gets the recording of a random training clip, either of any material ("chance")
 or of the clip's own material ("oracle material, random instance"), three draws (seeds 0, 1, 2).
-Both go through `physfoley eval --generated`, and the script prints the two tables. A trained
+Both are scored as `physfoley eval --generated` does; the script prints the two tables. A trained
 model should land between the rows; the gap says how much the visual/physics conditioning adds.
 
-    .venv/bin/python benchmarks/eval_reference_rows.py --data /work/data/prepared_small \
-        --classifier /work/models/eval_classifier --out-dir /tmp/eval_reference
+    .venv/bin/python benchmarks/eval_reference_rows.py --data data/prepared_small \
+        --classifier runs/eval_classifier --out-dir runs/eval_reference
+
+Paths are relative to the repository root (docs/RESULTS.md makes them); the defaults are the
+folders of docs/results/evaluation.md.
 """
 
 from __future__ import annotations
@@ -16,9 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from physfoley.cli import main as physfoley
+from physfoley.config import AudioConfig
 from physfoley.data.datasets import PreparedData
-from physfoley.evaluation.report import load_report, table1_markdown, table3_markdown
+from physfoley.evaluation.classifier import load_eval_classifier
+from physfoley.evaluation.generated import load_generated
+from physfoley.evaluation.report import table1_markdown, table3_markdown, write_report
+from physfoley.evaluation.runner import evaluation_report
 
 ROWS = {"random": "Random training clip", "same_material": "Random training clip, same material"}
 
@@ -42,22 +48,29 @@ def make_npz(data: PreparedData, out_dir: Path, seeds: int = 3) -> dict[str, Pat
 
 def run() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", required=True)
-    parser.add_argument("--classifier", required=True)
-    parser.add_argument("--out-dir", required=True)
+    parser.add_argument("--data", default="data/prepared_small", help="(default: %(default)s)")
+    parser.add_argument(
+        "--classifier", default="runs/eval_classifier", help="(default: %(default)s)"
+    )
+    parser.add_argument("--out-dir", default="runs/eval_reference", help="(default: %(default)s)")
     args = parser.parse_args()
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     reports = []
-    for key, npz in make_npz(PreparedData.open(args.data), out_dir).items():
-        report_dir = out_dir / f"report_{key}"
-        rc = physfoley(
-            ["eval", "--generated", str(npz), "--data", args.data, "--classifier",
-             args.classifier, "--out", str(report_dir), "--name", ROWS[key], "--force"]
+    data = PreparedData.open(args.data)
+    classifier = load_eval_classifier(args.classifier)
+    audio = AudioConfig.from_dict(data.meta["preset"])
+    classifier.check_audio(audio)
+    for key, npz in make_npz(data, out_dir).items():
+        rows, runs = load_generated(npz, data.indices("test"), audio)
+        settings = {"data": args.data, "split": "test", "classifier": args.classifier,
+                    "generated": str(npz)}  # fmt: skip
+        report, _ = evaluation_report(
+            classifier, data, rows, runs, list(range(len(runs))), audio=audio, name=ROWS[key],
+            settings=settings,
         )  # fmt: skip
-        if rc != 0:
-            raise SystemExit(rc)
-        reports.append(load_report(report_dir))
+        write_report(out_dir / f"report_{key}", report, force=True)
+        reports.append(report)
     print(table1_markdown(reports))
     print(table3_markdown(reports))
 

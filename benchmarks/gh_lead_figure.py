@@ -1,6 +1,6 @@
 """Figure: where the Greatest Hits demo annotations sit against the contact seen in the frames.
 
-    .venv/bin/python benchmarks/gh_lead_figure.py ../shared/data/greatest-hits-demo \\
+    .venv/bin/python benchmarks/gh_lead_figure.py [../shared/data/greatest-hits-demo] \\
         --labels benchmarks/data/gh_visual_contacts.json --out docs/img/gh_annotation_lead.png
 
 One row per chosen hit: the frames from one before the annotated frame (impact_times.json,
@@ -31,7 +31,10 @@ DEFAULT_ROWS = ("13:1", "17:1", "24:2", "25:1")
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("gh", type=Path, help="folder with impact_times.json and the clips")
+    ap.add_argument(
+        "gh", type=Path, nargs="?", default=Path("../shared/data/greatest-hits-demo"),
+        help="folder with impact_times.json and the clips (default: %(default)s)",
+    )  # fmt: skip
     ap.add_argument("--labels", type=Path, default=Path("benchmarks/data/gh_visual_contacts.json"))
     ap.add_argument("--out", type=Path, default=Path("docs/img/gh_annotation_lead.png"))
     ap.add_argument("--rows", nargs="+", default=list(DEFAULT_ROWS), help="CLIP:HIT_INDEX ...")

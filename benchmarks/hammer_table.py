@@ -17,10 +17,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from physfoley.audio.analysis import analyze
 from physfoley.audio.io import load_audio
 from physfoley.audio.losses import mrstft_loss
-from physfoley.audio.modal import analyze, cut_clip, resynthesize
+from physfoley.audio.onsets import cut_clip
 from physfoley.audio.spectrogram import fit_length, magnitude, peak_normalize
+from physfoley.audio.synthesis import resynthesize
 from physfoley.config import get_preset
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "diffimpact-hammer"
@@ -28,7 +30,10 @@ DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument(
+        "--data", type=Path, default=DEFAULT_DATA,
+        help="folder of .wav recordings (default: ../shared/data/diffimpact-hammer beside the checkout)",
+    )  # fmt: skip
     parser.add_argument("--steps", type=int, default=60, help="residual fit steps")
     parser.add_argument("--preset", default="paper")
     args = parser.parse_args()

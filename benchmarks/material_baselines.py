@@ -8,7 +8,8 @@ Both: logistic regression (standardised) and a random forest, trained on the pre
 split and scored on `test` (split by video): accuracy and balanced (mean per-class) accuracy,
 against the majority-class rate (balanced chance = 1 / number of materials).
 
-Usage: .venv/bin/python benchmarks/material_baselines.py PREPARED_DIR [--json]
+Usage: .venv/bin/python benchmarks/material_baselines.py [PREPARED_DIR] [--json]
+(default PREPARED_DIR: data/prepared_small_regen, made by the commands of docs/RESULTS.md)
 """
 
 from __future__ import annotations
@@ -120,7 +121,10 @@ def evaluate(x_train, y_train, x_test, y_test, seed: int = 0) -> dict[str, float
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("prepared", help="folder written by `physfoley data prepare`")
+    parser.add_argument(
+        "prepared", nargs="?", default="data/prepared_small_regen",
+        help="folder written by `physfoley data prepare` (default: %(default)s, docs/RESULTS.md)",
+    )  # fmt: skip
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     t0 = time.perf_counter()

@@ -14,6 +14,8 @@ and the real test clips. Also reports how often retrieval lends the right materi
         [--modes retrieved,oracle,same-mat,nn-real] [--guidance 1,2] [--seeds 0,1,2]
 
 Prints one line per (mode, guidance, seed) and a summary table (mean ± std over seeds).
+Defaults (relative to the repository root, made by docs/RESULTS.md): --model the shipped model,
+--data data/prepared_small_regen, --classifier runs/eval_classifier_regen.
 """
 
 from __future__ import annotations
@@ -29,10 +31,18 @@ import torch
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--model", required=True)
-    p.add_argument("--data", required=True, help="prepared folder with the evaluated split")
+    p.add_argument(
+        "--model", default="src/physfoley/assets/models/small", help="(default: %(default)s)"
+    )
+    p.add_argument(
+        "--data",
+        default="data/prepared_small_regen",
+        help="prepared folder with the evaluated split (default: %(default)s)",
+    )
     p.add_argument("--train-data", help="prepared folder the bank was built from (for nn-real)")
-    p.add_argument("--classifier", required=True)
+    p.add_argument(
+        "--classifier", default="runs/eval_classifier_regen", help="(default: %(default)s)"
+    )
     p.add_argument("--residual", help="residual run dir: fit the oracle's band parameters with it")
     p.add_argument("--split", default="test")
     p.add_argument("--modes", default="retrieved,oracle,same-mat,nn-real")
@@ -47,11 +57,13 @@ def main() -> None:
     a = p.parse_args()
     torch.set_num_threads(a.threads)
 
+    from physfoley.audio.params import PHYSICS_KEYS
     from physfoley.data.datasets import PreparedData
     from physfoley.evaluation.classifier import load_eval_classifier, waves_to_spectrograms
     from physfoley.evaluation.metrics import recognition_ratio_ci
     from physfoley.evaluation.runner import score_generated, summarize_runs
-    from physfoley.pipeline import PHYSICS_FIELDS, ImpactPipeline, _resize_frames
+    from physfoley.pipeline import ImpactPipeline
+    from physfoley.video.windows import resize_frames
 
     pipe = ImpactPipeline.from_pretrained(a.model, device=a.device)
     audio = pipe.audio
@@ -67,7 +79,7 @@ def main() -> None:
     for s in range(0, rows.size, a.batch_size):
         w = np.asarray(data.arrays["frames"][rows[s : s + a.batch_size]])
         if w.shape[-2] != pipe.image_size:
-            w = _resize_frames(w, pipe.image_size)
+            w = resize_frames(w, pipe.image_size)
         nu_b, key_b = pipe.encode_windows_and_keys(w)
         nus.append(nu_b.float())
         keys_q.append(key_b.float())
@@ -95,10 +107,10 @@ def main() -> None:
     same_idx = torch.where(same, d2, torch.full_like(d2, float("inf"))).argmin(1).numpy()
 
     def bank_physics(idx: np.ndarray) -> dict[str, np.ndarray]:
-        return {k: np.asarray(bank.values[k][idx], np.float32) for k in PHYSICS_FIELDS}
+        return {k: np.asarray(bank.values[k][idx], np.float32) for k in PHYSICS_KEYS}
 
     own = {
-        k: np.asarray(data.arrays[k][rows], np.float32) for k in PHYSICS_FIELDS if k in data.arrays
+        k: np.asarray(data.arrays[k][rows], np.float32) for k in PHYSICS_KEYS if k in data.arrays
     }
     if a.residual:
         from physfoley.training.residual import load_residual_run, predict_band_params

@@ -22,16 +22,15 @@ import numpy as np
 import torch
 
 from physfoley.audio.losses import mrstft_per_clip
-from physfoley.audio.modal import modal_synthesis
+from physfoley.audio.params import PHYSICS_KEYS
 from physfoley.audio.residual import ResidualSynth
 from physfoley.audio.spectrogram import log_spectrogram, peak_normalize
+from physfoley.audio.synthesis import modal_synthesis
 from physfoley.data.datasets import PreparedData
 from physfoley.diffusion.samplers import sample
-from physfoley.models.factory import load_model_dir
+from physfoley.model_dir import load_model_dir
 from physfoley.retrieval import PhysicsBank
 from physfoley.training.visual import evaluate_visual
-
-KEYS = ("freq_hz", "power_db", "decay_db_per_s", "band_weight", "band_decay_db_per_s")
 
 
 def main() -> None:
@@ -75,11 +74,11 @@ def main() -> None:
     with torch.no_grad():
         frames = torch.from_numpy(np.ascontiguousarray(data.arrays["frames"][test]))
         nu, key = model.latent_and_key(frames)
-        own_mu = model.physics_latent({k: arr(k, test) for k in KEYS})
+        own_mu = model.physics_latent({k: arr(k, test) for k in PHYSICS_KEYS})
         bank = PhysicsBank.load(model_dir)
         found = bank.lookup(key.numpy(), k=1)
         ret_mu = model.physics_latent(
-            {k: torch.from_numpy(np.asarray(found.values[k], np.float32)) for k in KEYS}
+            {k: torch.from_numpy(np.asarray(found.values[k], np.float32)) for k in PHYSICS_KEYS}
         )
 
         def gen(mu):

@@ -8,13 +8,16 @@ Usage (from the repository root; see docs/evaluation.md, "Reproducing the tables
 DATA is a prepared `small` folder with band parameters (`physfoley data prepare` + the residual
 stage), RUN/visual a finished visual stage (the shared visual features of every method),
 CLASSIFIER an evaluation classifier trained on DATA (`physfoley eval train-classifier`).
-For every method (`physfoley.evaluation.baselines.METHODS`) and seed it trains on the training
+For every method (`physfoley.models.baselines.METHODS`) and seed it trains on the training
 split, generates one spectrogram per test clip (latents retrieved by visual features), scores it
 with the evaluation classifier (`runner.score_generated`, the code of `physfoley eval`) and writes
 OUT/runs/<method>_s<seed>.json; finished runs are reused when the script is started again
 (resumable per run). Then OUT/tables.json + OUT/tables.md (Tables 1 and 3, the Fig. 5
 numbers, n and seeds) and the Fig. 5 plots (OUT/eval_fig5a.png, OUT/eval_fig5b.png; copied to
 `--img-dir` when given). `--quick` shrinks everything (a few steps, a few clips) for the test.
+Defaults (relative to the repository root, made by docs/RESULTS.md section 5): DATA
+data/prepared_small_regen, --visual runs/v3/visual, --classifier runs/eval_classifier_regen,
+--out runs/tables.
 """
 
 from __future__ import annotations
@@ -40,13 +43,30 @@ def _log(msg: str) -> None:
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    from physfoley.evaluation.baselines import METHODS
+    from physfoley.models.baselines import METHODS
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("data", help="prepared `small` folder (with band parameters)")
-    p.add_argument("--visual", required=True, help="finished visual stage folder (shared features)")
-    p.add_argument("--classifier", required=True, help="evaluation classifier folder")
-    p.add_argument("--out", required=True, help="output folder (runs/, tables, plots)")
+    p.add_argument(
+        "data",
+        nargs="?",
+        default="data/prepared_small_regen",
+        help="prepared `small` folder (with band parameters; default: %(default)s)",
+    )
+    p.add_argument(
+        "--visual",
+        default="runs/v3/visual",
+        help="finished visual stage folder (shared features; default: %(default)s)",
+    )
+    p.add_argument(
+        "--classifier",
+        default="runs/eval_classifier_regen",
+        help="evaluation classifier folder (default: %(default)s)",
+    )
+    p.add_argument(
+        "--out",
+        default="runs/tables",
+        help="output folder (runs/, tables, plots; default: %(default)s)",
+    )
     p.add_argument("--steps", type=int, default=2500, help="training steps per method")
     p.add_argument("--batch-size", type=int, default=24)
     p.add_argument("--sample-steps", type=int, default=100, help="ancestral sampling steps")
@@ -100,6 +120,8 @@ def main(argv=None) -> int:
         train_predicted_sound_retrieval,
     )
     from physfoley.evaluation.runner import score_generated, summarize_runs
+    from physfoley.models.baselines import METHODS
+    from physfoley.training import baselines as TB
 
     a = parse_args(argv)
     t_start = time.time()
@@ -139,20 +161,22 @@ def main(argv=None) -> int:
 
     def trained_method(method: str, seed: int):
         """Train (or load the saved weights of) one method for one seed."""
-        s = B.TrainSettings(**{**settings.__dict__, "seed": seed})
+        s = TB.TrainSettings(**{**settings.__dict__, "seed": seed})
         path = out / "models" / f"{method.replace('+', '_')}_s{seed}.pt"
         if path.is_file():
-            tm = B.train_method(method, train, audio, B.TrainSettings(**{**s.__dict__, "steps": 0}))
+            tm = TB.train_method(
+                method, train, audio, TB.TrainSettings(**{**s.__dict__, "steps": 0})
+            )
             tm.module.load_state_dict(torch.load(path, weights_only=True))
             tm.module.eval()
             return tm
-        tm = B.train_method(method, train, audio, s)
+        tm = TB.train_method(method, train, audio, s)
         path.parent.mkdir(parents=True, exist_ok=True)
         torch.save(tm.module.state_dict(), path.with_suffix(".tmp"))
         path.with_suffix(".tmp").replace(path)
         return tm
 
-    settings = B.TrainSettings(steps=a.steps, batch_size=a.batch_size, sample_steps=a.sample_steps)
+    settings = TB.TrainSettings(steps=a.steps, batch_size=a.batch_size, sample_steps=a.sample_steps)
     runs: dict[str, list[dict]] = {}
 
     def record(key: str, seed: int, fn) -> None:
@@ -184,8 +208,8 @@ def main(argv=None) -> int:
 
                 def run_predicted(seed=seed) -> dict:
                     tm = trained_method("video+physics", seed)
-                    pred = B.train_latent_predictor(tm, train, seed=seed,
-                                                    steps=20 if a.quick else 600)  # fmt: skip
+                    pred = TB.train_latent_predictor(tm, train, seed=seed,
+                                                     steps=20 if a.quick else 600)  # fmt: skip
                     with torch.no_grad():
                         z = pred(torch.from_numpy(test.nu))
                     return score(tm.generate(test, retrieved, seed=seed, latent_override=z), seed)
@@ -231,7 +255,7 @@ def main(argv=None) -> int:
         fig5a = {int(k): v for k, v in json.loads(fig5a_path.read_text()).items()}
     else:
         _log(f"Fig. 5(a): residual bands {bands}, {a.residual_steps} steps each")
-        fig5a = B.residual_band_ablation(
+        fig5a = TB.residual_band_ablation(
             data, audio, bands, steps=a.residual_steps, eval_clips=len(test),
             resolutions={"fft_sizes": [256, 512, 1024], "hop_sizes": [64, 128, 256],
                          "win_lengths": [256, 512, 1024]},
@@ -265,7 +289,7 @@ def main(argv=None) -> int:
         )
         for key, docs in runs.items()
     }
-    t1_keys = [m for m in B.METHODS if m in reports]
+    t1_keys = [m for m in METHODS if m in reports]
     t3_keys = [k for k in ("nn-visual", "nn-sound", "video+physics") if k in reports]
     diag_keys = [
         k for k in ("video+physics", "diagnostic:same-material-retrieval",

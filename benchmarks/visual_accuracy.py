@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/visual_accuracy.py ENCODER --train-data PREP [--test-data PREP]
         [--physics-dir SYNTHHITS_ROOT]
 
-ENCODER: a visual stage run (`RUN/visual`, with visual.json) or a model directory.
+ENCODER: a visual stage run (`RUN/visual`, with visual.json) or a model directory (default: the
+shipped model); --train-data defaults to data/prep_bank_s1_600 (docs/RESULTS.md, section 4).
 Prints, on the test split of --test-data (default --train-data):
 - the encoder's material classification accuracy (chance 0.10),
 - the material accuracy of retrieval: the nearest training clip by nu (exact L2, as the
@@ -22,13 +23,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from physfoley.config import config_from_dict
 from physfoley.data.datasets import PreparedData
-from physfoley.models.factory import (
-    build_visual_encoder,
-    config_from_dict,
-    load_model_dir,
-    window_view,
-)
+from physfoley.model_dir import load_model_dir
+from physfoley.models.factory import build_visual_encoder, window_view
 from physfoley.models.visual_encoder import contact_point, segment_indices
 
 
@@ -59,8 +57,10 @@ def features(enc, cfg, data, rows, batch=64):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("encoder", type=Path)
-    ap.add_argument("--train-data", required=True)
+    ap.add_argument(
+        "encoder", type=Path, nargs="?", default=Path("src/physfoley/assets/models/small")
+    )
+    ap.add_argument("--train-data", default="data/prep_bank_s1_600", help="(default: %(default)s)")
     ap.add_argument("--test-data")
     ap.add_argument("--physics-dir", type=Path)
     ap.add_argument("--threads", type=int, default=1)

@@ -10,7 +10,7 @@ import numpy as np
 
 from physfoley.config import get_preset
 from physfoley.data.datasets import INDEX_COLUMNS
-from physfoley.models.factory import MATERIALS
+from physfoley.materials import MATERIALS
 
 
 def make_prepared(

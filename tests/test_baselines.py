@@ -14,12 +14,14 @@ from test_eval_classifier import MATERIALS, write_prepared
 from physfoley.config import get_preset
 from physfoley.errors import InputError
 from physfoley.evaluation import baselines as B
+from physfoley.models import baselines as MB
+from physfoley.training import baselines as TB
 
 AUDIO = get_preset("small")
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "reproduce_tables.py"
 
 
-def _inputs(n: int, seed: int = 0) -> B.ClipInputs:
+def _inputs(n: int, seed: int = 0) -> TB.ClipInputs:
     """Synthetic ClipInputs: spectrogram level set by the first visual feature."""
     rng = np.random.default_rng(seed)
     f, t = AUDIO.spec_shape
@@ -39,7 +41,7 @@ def _inputs(n: int, seed: int = 0) -> B.ClipInputs:
     from physfoley.models.physics_encoder import normalize_physics
 
     norm = normalize_physics({k_: torch.from_numpy(v) for k_, v in raw.items()}, AUDIO)
-    return B.ClipInputs(
+    return TB.ClipInputs(
         frame_feats=feats, nu=feats.mean(1), spec=spec,
         labels=rng.integers(0, 10, size=n), mfcc=rng.normal(size=(n, 20 * t)).astype(np.float32),
         spec_pool=B.pooled_spectrogram(spec), physics={k_: v.numpy() for k_, v in norm.items()},
@@ -52,16 +54,16 @@ def _threads():
     torch.set_num_threads(1)
 
 
-@pytest.mark.parametrize("method", B.METHODS)
+@pytest.mark.parametrize("method", MB.METHODS)
 def test_every_method_trains_and_generates(method):
     train, test = _inputs(24), _inputs(6, seed=1)
-    s = B.TrainSettings(steps=2, batch_size=8, sample_steps=3)
-    tm = B.train_method(method, train, AUDIO, s)
+    s = TB.TrainSettings(steps=2, batch_size=8, sample_steps=3)
+    tm = TB.train_method(method, train, AUDIO, s)
     retrieved = train.take(B.retrieve(train, test))
     out = tm.generate(test, retrieved, seed=0)
     assert out.shape == (6, *AUDIO.spec_shape)
     assert torch.isfinite(out).all() and out.abs().max() <= 1.0
-    if method in B.CONDITIONS:  # sampling is seeded: same seed same sample, another seed differs
+    if method in MB.CONDITIONS:  # sampling is seeded: same seed same sample, another seed differs
         again = tm.generate(test, retrieved, seed=0)
         other = tm.generate(test, retrieved, seed=1)
         assert torch.equal(out, again)
@@ -75,16 +77,16 @@ def test_conditions_use_the_retrieved_latent():
         ("video+mfcc", "mfcc"),
         ("video+spec", "spec_pool"),
     ):
-        net = B.ConditionalDiffusion(cond, AUDIO, 16, mfcc_dim=train.mfcc.shape[1])
-        b = B._batch_tensors(train, np.arange(4))
+        net = MB.ConditionalDiffusion(cond, AUDIO, 16, mfcc_dim=train.mfcc.shape[1])
+        b = train.tensors(np.arange(4))
         c1 = net.conditions(b)
         assert set(c1) == {"nu", "z"}
         b2 = dict(b)
-        b2[key] = B._batch_tensors(train, np.arange(4, 8))[key]
+        b2[key] = train.tensors(np.arange(4, 8))[key]
         assert not torch.allclose(c1["z"], net.conditions(b2)["z"])
-    assert set(B.ConditionalDiffusion("video", AUDIO, 16).conditions(b)) == {"nu"}
+    assert set(MB.ConditionalDiffusion("video", AUDIO, 16).conditions(b)) == {"nu"}
     with pytest.raises(InputError):
-        B.ConditionalDiffusion("video+smell", AUDIO, 16)
+        MB.ConditionalDiffusion("video+smell", AUDIO, 16)
 
 
 def test_retrieval_is_nearest_visual_latent():
@@ -97,7 +99,9 @@ def test_retrieval_is_nearest_visual_latent():
 def test_convnet_learns_the_video_to_level_mapping():
     """The ConvNet regression must beat predicting the mean spectrogram on held-out clips."""
     train, test = _inputs(96), _inputs(24, seed=3)
-    tm = B.train_method("convnet", train, AUDIO, B.TrainSettings(steps=100, batch_size=16, lr=2e-3))
+    tm = TB.train_method(
+        "convnet", train, AUDIO, TB.TrainSettings(steps=100, batch_size=16, lr=2e-3)
+    )
     pred = tm.generate(test, test)
     mse = float(((pred - torch.from_numpy(test.spec)) ** 2).mean())
     baseline = float(((train.spec.mean(0) - test.spec) ** 2).mean())
@@ -105,7 +109,7 @@ def test_convnet_learns_the_video_to_level_mapping():
 
 
 def test_transformer_is_causal():
-    net = B.TransformerBaseline(16, *AUDIO.spec_shape).eval()
+    net = MB.TransformerBaseline(16, *AUDIO.spec_shape).eval()
     x = _inputs(2)
     feats, spec = torch.from_numpy(x.frame_feats), torch.from_numpy(x.spec)
     changed = spec.clone()
@@ -142,7 +146,7 @@ def test_residual_band_ablation_runs_on_a_dataset(tmp_path):
     from physfoley.data.datasets import PreparedData
 
     data = PreparedData.open(_fixture_data(tmp_path))
-    out = B.residual_band_ablation(data, AUDIO, (0, 4), steps=1, batch_size=4, eval_clips=4)
+    out = TB.residual_band_ablation(data, AUDIO, (0, 4), steps=1, batch_size=4, eval_clips=4)
     assert set(out) == {0, 4}
     assert all(np.isfinite(v) and v > 0 for v in out.values())
 
@@ -159,13 +163,14 @@ def test_reproduce_tables_quick(tmp_path, capsys):
     """The documented script end to end (tiny steps): tables, plots, resumable runs."""
     from safetensors.torch import save_file
 
+    from physfoley.config import model_config
     from physfoley.evaluation.classifier import (
         ClassifierConfig,
         EvalClassifier,
         MaterialResNet,
         save_eval_classifier,
     )
-    from physfoley.models.factory import build_visual_encoder, model_config
+    from physfoley.models.factory import build_visual_encoder
 
     data = _fixture_data(tmp_path)
     cfg = model_config("small")
@@ -184,7 +189,7 @@ def test_reproduce_tables_quick(tmp_path, capsys):
            "--quick", "--img-dir", str(tmp_path / "img")]  # fmt: skip
     assert main(argv) == 0
     doc = json.loads((out / "tables.json").read_text())
-    assert set(doc["table1"]) == set(B.METHODS)
+    assert set(doc["table1"]) == set(MB.METHODS)
     for key in ("video", "video+physics"):  # headline rows over three seeds
         assert doc["table1"][key]["seeds"] == [0, 1, 2]
         assert len(doc["table1"][key]["metrics"]["fid"]["values"]) == 3

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from physfoley.audio.modal import ModalParams
+from physfoley.audio.params import ModalParams
 from physfoley.cli import main
 
 SR = 22050

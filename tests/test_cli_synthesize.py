@@ -168,3 +168,12 @@ def test_demo_writes_video_soundtrack_plot_and_audio_edits(capsys, tmp_path, tin
     assert main(argv) == 2  # no --force: nothing rewritten
     assert "--force" in capsys.readouterr().err
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == before
+
+
+def test_demo_command_defaults_are_the_library_scene():
+    """The parser's scene defaults (kept off torch for start-up) are `physfoley.demo`'s."""
+    from physfoley import demo
+    from physfoley.commands import demo as demo_command
+
+    assert demo_command.DEMO_SCENE_SEED == demo.DEMO_SCENE_SEED
+    assert demo_command.DEMO_SECONDS == demo.DEMO_SECONDS

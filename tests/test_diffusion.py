@@ -7,11 +7,12 @@ import math
 import pytest
 import torch
 
+from physfoley.config import model_config
 from physfoley.diffusion.objectives import EpsilonL1, FlowMatching, make_objective
 from physfoley.diffusion.samplers import DEFAULT_SAMPLER, default_steps, sample, sample_loop
 from physfoley.diffusion.schedule import make_schedule
 from physfoley.errors import InputError
-from physfoley.models.factory import build_model, model_config
+from physfoley.models.factory import build_model
 
 SCHEDULE = make_schedule("cosine", 1000)
 SHAPE = (2, 1, 16, 8)

@@ -7,13 +7,13 @@ import pytest
 from gh_layout import make_video
 
 from physfoley.data.greatest_hits import (
-    MATERIALS,
     discover_videos,
     parse_times,
     read_audio,
     read_times,
 )
 from physfoley.errors import InputError
+from physfoley.materials import MATERIALS
 
 
 def test_materials_in_paper_order():

@@ -8,16 +8,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from physfoley.config import get_preset
+from physfoley.config import get_preset, model_config
 from physfoley.errors import InputError, ModelError, OutputExistsError
+from physfoley.model_dir import load_model_dir, read_model_config, save_model_dir
 from physfoley.models.conditioning import ConditionEmbedder
-from physfoley.models.factory import (
-    build_model,
-    build_residual_encoder,
-    load_model_dir,
-    model_config,
-    save_model_dir,
-)
+from physfoley.models.factory import build_model, build_residual_encoder
 from physfoley.models.physics_encoder import normalize_physics
 from physfoley.models.visual_encoder import (
     contact_crop,
@@ -318,3 +313,55 @@ def test_unknown_preset_and_override_are_input_errors():
         model_config("huge")
     with pytest.raises(InputError, match="unknown config key"):
         model_config("small", {"denoiser": {"dit_width": 3}})
+
+
+def test_model_dir_states_its_family_and_unknown_families_are_model_errors(tmp_path):
+    model = build_model(_tiny_cfg())
+    good = save_model_dir(tmp_path / "good", model)
+    doc = json.loads((good / "config.json").read_text())
+    assert doc["family"] == "per-impact"
+    del doc["family"]  # written before families existed: reads as the per-impact model
+    (good / "config.json").write_text(json.dumps(doc))
+    loaded, cfg = load_model_dir(good)
+    assert cfg == model.cfg
+    doc["family"] = "soundtrack"
+    (good / "config.json").write_text(json.dumps(doc))
+    with pytest.raises(ModelError, match="'soundtrack' model") as err:
+        load_model_dir(good)
+    assert "\n" not in str(err.value)
+    with pytest.raises(InputError, match="unknown model family"):
+        save_model_dir(tmp_path / "other", model, family="soundtrack")
+
+
+def test_old_config_with_video_keys_in_its_audio_block_still_loads(tmp_path):
+    from physfoley.config import AudioConfig, VideoConfig
+
+    cfg = _tiny_cfg()
+    assert cfg.video == VideoConfig(frames_per_window=22, video_fps=29.97, image_size=112)
+    good = save_model_dir(tmp_path / "old", build_model(cfg))
+    doc = json.loads((good / "config.json").read_text())
+    old = {**doc["config"].pop("video"), "image_size": 96}
+    doc["config"]["audio"].update(old)  # the layout before VideoConfig
+    (good / "config.json").write_text(json.dumps(doc))
+    loaded, _ = read_model_config(good)
+    assert loaded.audio == cfg.audio and loaded.video.image_size == 96
+    assert AudioConfig.from_dict({**cfg.audio.to_dict(), **old}) == cfg.audio
+    # YAML overrides in the old layout, and an audio preset named alone, as before
+    assert model_config("small", {"audio": {"image_size": 64}}).video.image_size == 64
+    assert model_config("small", {"audio": "paper"}).video.image_size == 224
+
+
+def test_shipped_model_dir_reads_unchanged():
+    from physfoley.pipeline import DEFAULT_MODEL_DIR
+
+    cfg, doc = read_model_config(DEFAULT_MODEL_DIR)
+    assert "family" not in doc and "video" not in doc["config"]  # the old layout, as shipped
+    assert cfg == model_config(
+        "small",
+        {
+            "visual": {"retrieval_tta": "flip"},
+            "diffusion": {
+                k: doc["config"]["diffusion"][k] for k in ("guidance_scale", "data_scale")
+            },
+        },
+    )

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from physfoley.errors import InputError
+from physfoley.video.events import ImpactEvent, detect_impacts
+from physfoley.video.flow import remove_camera_motion
 from physfoley.video.io import VideoFrames, read_video
-from physfoley.video.motion import ImpactEvent, detect_impacts, remove_camera_motion
 from physfoley.video.physics import (
     FixedMassEstimator,
     MassEstimator,
@@ -112,14 +113,14 @@ def test_flow_gradual_stop_is_no_impact(monkeypatch):
     """A block sliding at 8 px per frame that stops dead is found at its stop frame; one that
     slows down by 30 % per frame is not an impact. Without the region-level stop test
     (FLOW_STOP_FRACTION) the flow noise on the moving block makes a false alarm."""
-    import physfoley.video.motion as motion
+    import physfoley.video.flow as flow
 
     abrupt = sliding_block([0.0] * 3 + [8.0] * 8 + [0.0] * 14)
     found = [e.frame for e in detect_impacts(abrupt)]
     assert len(found) == 1 and abs(found[0] - 11) <= 1
     gradual = sliding_block([0.0] * 3 + [8.0] * 6 + [8 * 0.7**k for k in range(1, 9)] + [0] * 8)
     assert detect_impacts(gradual) == []
-    monkeypatch.setattr(motion, "FLOW_STOP_FRACTION", np.inf)
+    monkeypatch.setattr(flow, "FLOW_STOP_FRACTION", np.inf)
     assert len(detect_impacts(gradual)) >= 1
 
 
@@ -262,7 +263,7 @@ def test_real_frame_times_used():
     slow = VideoFrames(
         video.frames, video.times_s * 2.0, 15.0, 160, 160, 2 * video.duration_s, False
     )
-    from physfoley.video.motion import DEFAULT_THRESHOLD
+    from physfoley.video.flow import DEFAULT_THRESHOLD
 
     # thresholds are per second: half the speed needs half the threshold for the same picks
     a, b = detect_impacts(video), detect_impacts(slow, threshold=DEFAULT_THRESHOLD / 2)
@@ -408,7 +409,7 @@ def test_tip_large_video_positions_in_original_pixels(synth_video):
 def _one_point_track(ys: list[float], extra: dict[int, float] | None = None, x: float = 50.0):
     """A tip track (ext [T, D, K], pts [T, D, K, 2]) of one point at (x, ys[t]) in every
     direction, plus a second blob at (x + 10, extra[t]) in the frames listed in `extra`."""
-    from physfoley.video.motion import TIP_CANDIDATES, TIP_DIRECTIONS
+    from physfoley.video.tip_points import TIP_CANDIDATES, TIP_DIRECTIONS
 
     t, nd = len(ys), len(TIP_DIRECTIONS)
     pts = np.full((t, nd, TIP_CANDIDATES, 2), np.nan)
@@ -423,12 +424,12 @@ def test_tip_link_ignores_blob_appearing_beside_the_striker():
     """A striker comes down 20 px per frame, stops at frame 6 and rebounds; in frame 7 an object
     shifted by the hit appears 40 px further down. Linking the striker to that blob would
     make frame 7 look like a harder stop (40 px/frame); near-mutual links keep frame 6."""
-    from physfoley.video.motion import _tip_events
+    from physfoley.video.tip import tip_impacts
 
     ys = [10.0, 10, 10, 30, 50, 70, 90, 80, 72, 66, 62, 60, 60, 60]
     times = np.arange(len(ys)) / 30.0
     ext, pts = _one_point_track(ys, extra={7: 130.0, 8: 130.0, 9: 130.0})
-    found = _tip_events(ext, pts, times, 224, threshold=0.4, min_sep_s=0.2)
+    found = tip_impacts(ext, pts, times, 224, threshold=0.4, min_sep_s=0.2)
     assert list(found["peaks"]) == [6]
     # contact between frames 5 and 6, where the approach line meets the rebound line
     assert times[5] <= found["t_contact"][0] <= times[6]
@@ -436,7 +437,7 @@ def test_tip_link_ignores_blob_appearing_beside_the_striker():
     assert found["speed_before"][0] == pytest.approx(600.0, rel=0.05)
     # without the second blob the same single contact is found
     ext0, pts0 = _one_point_track(ys)
-    assert list(_tip_events(ext0, pts0, times, 224, 0.4, 0.2)["peaks"]) == [6]
+    assert list(tip_impacts(ext0, pts0, times, 224, 0.4, 0.2)["peaks"]) == [6]
 
 
 def test_tip_contact_during_the_step_into_the_stop_frame():
@@ -444,12 +445,12 @@ def test_tip_contact_during_the_step_into_the_stop_frame():
     rebound of 10 px per frame: the contact is where the approach and rebound lines meet
     (frame 5 + 2/3), and the speed before it is the last full step's 600 px/s grown at the
     typical approach rate over the 7/6 frame from that step's middle to the contact."""
-    from physfoley.video.motion import TIP_APPROACH_GROWTH, _tip_events
+    from physfoley.video.tip import TIP_APPROACH_GROWTH, tip_impacts
 
     ys = [10.0, 10, 10, 30, 50, 70, 80, 70, 62, 56, 52, 50, 50, 50]
     times = np.arange(len(ys)) / 30.0
     ext, pts = _one_point_track(ys)
-    found = _tip_events(ext, pts, times, 224, threshold=0.4, min_sep_s=0.2)
+    found = tip_impacts(ext, pts, times, 224, threshold=0.4, min_sep_s=0.2)
     assert list(found["peaks"]) == [6]
     assert found["t_contact"][0] == pytest.approx((5 + 2 / 3) / 30.0, abs=1e-6)
     expected = 600.0 * TIP_APPROACH_GROWTH ** (7 / 6)
@@ -463,15 +464,16 @@ def test_tip_fast_striker_with_a_trail_is_still_linked():
     background-model ghost). That blob is nearer to the striker's previous position than the
     striker is, but the striker moved 30 px: the link allowance grows with its step, so the
     stop at frame 6 is still found (a strict mutual-nearest rule loses it)."""
-    import physfoley.video.motion as motion
+    from physfoley.video.tip import tip_impacts
+    from physfoley.video.tip_points import TIP_DIRECTIONS
 
     ys = [10.0, 10, 10, 40, 70, 100, 130, 120, 112, 106, 102, 100, 100, 100]
     times = np.arange(len(ys)) / 30.0
     trail = {t: ys[t - 1] + 5.0 for t in range(4, 8)}
     ext, pts = _one_point_track(ys, extra=trail)
     pts[:, :, 1, 0] = 50.0  # the trail lies on the striker's path
-    ext = np.einsum("tdkc,dc->tdk", pts, motion.TIP_DIRECTIONS)
-    found = motion._tip_events(ext, pts, times, 224, threshold=0.4, min_sep_s=0.2)
+    ext = np.einsum("tdkc,dc->tdk", pts, TIP_DIRECTIONS)
+    found = tip_impacts(ext, pts, times, 224, threshold=0.4, min_sep_s=0.2)
     assert list(found["peaks"]) == [6]
     assert found["speed_before"][0] == pytest.approx(900.0, rel=0.05)
 
@@ -483,27 +485,27 @@ def test_tip_tap_from_rest_into_a_stop():
     constant acceleration (twice the step's mean: 2 x 1500 px/s). The same long step after
     slow motion (5 px per frame: neither at rest nor speeding up smoothly) is rejected, as a
     blob appearing in one frame is."""
-    from physfoley.video.motion import _tip_events
+    from physfoley.video.tip import tip_impacts
 
     ys = [10.0] * 6 + [60.0, 50, 40, 30, 20, 10, 10, 10]
     times = np.arange(len(ys)) / 30.0
     ext, pts = _one_point_track(ys)
-    found = _tip_events(ext, pts, times, 224, threshold=0.4, min_sep_s=0.2)
+    found = tip_impacts(ext, pts, times, 224, threshold=0.4, min_sep_s=0.2)
     assert list(found["peaks"]) == [6]
     assert found["t_contact"][0] == pytest.approx(times[6], abs=1e-6)
     assert found["speed_before"][0] == pytest.approx(3000.0, rel=1e-3)
     slow = [10.0, 15, 20, 25, 30, 35, 85, 75, 65, 55, 45, 35, 35, 35]
     ext, pts = _one_point_track(slow)
-    assert len(_tip_events(ext, pts, times, 224, threshold=0.4, min_sep_s=0.2)["peaks"]) == 0
+    assert len(tip_impacts(ext, pts, times, 224, threshold=0.4, min_sep_s=0.2)["peaks"]) == 0
     # a striker moved in one frame to a new resting place (no lift afterwards) is no tap
     moved = [10.0] * 6 + [60.0, 61, 62, 62, 62, 62, 62, 62]
     ext, pts = _one_point_track(moved)
-    assert len(_tip_events(ext, pts, times, 224, threshold=0.4, min_sep_s=0.2)["peaks"]) == 0
+    assert len(tip_impacts(ext, pts, times, 224, threshold=0.4, min_sep_s=0.2)["peaks"]) == 0
 
 
 def _point_track(xs, ys):
     """A tip track of one point at (xs[t], ys[t]) in every direction (NaN: no blob that frame)."""
-    from physfoley.video.motion import TIP_CANDIDATES, TIP_DIRECTIONS
+    from physfoley.video.tip_points import TIP_CANDIDATES, TIP_DIRECTIONS
 
     t, nd = len(ys), len(TIP_DIRECTIONS)
     pts = np.full((t, nd, TIP_CANDIDATES, 2), np.nan)
@@ -512,11 +514,11 @@ def _point_track(xs, ys):
 
 
 def _tip_peaks(xs, ys):
-    from physfoley.video.motion import _tip_events
+    from physfoley.video.tip import tip_impacts
 
     ext, pts = _point_track(xs, ys)
     times = np.arange(len(ys)) / 30.0
-    return _tip_events(ext, pts, times, 224, threshold=0.4, min_sep_s=0.2)
+    return tip_impacts(ext, pts, times, 224, threshold=0.4, min_sep_s=0.2)
 
 
 def test_tip_strike_from_rest_starting_inside_the_interval_before():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from physfoley.audio.params import PHYSICS_KEYS
 from physfoley.pipeline import (
     MIX_PEAK,
     mix_without_clipping,
@@ -70,16 +71,18 @@ def save_tiny_model(directory, *, bank_size: int = 12, seed: int = 0):
     """A tiny randomly initialised `small` model + a random physics bank, saved as a model dir."""
     import torch
 
-    from physfoley.models import factory
+    from physfoley.config import model_config
+    from physfoley.model_dir import save_model_dir
+    from physfoley.models.factory import build_model
     from physfoley.retrieval import PhysicsBank
 
     torch.manual_seed(seed)
-    cfg = factory.model_config("small", TINY)
-    model = factory.build_model(cfg).eval()
+    cfg = model_config("small", TINY)
+    model = build_model(cfg).eval()
     rng = np.random.default_rng(seed)
-    size = cfg.audio.image_size
+    size = cfg.video.image_size
     frames = rng.integers(
-        0, 256, (bank_size, cfg.audio.frames_per_window, size, size, 3), dtype=np.uint8
+        0, 256, (bank_size, cfg.video.frames_per_window, size, size, 3), dtype=np.uint8
     )
     with torch.no_grad():
         keys = model.visual_latent(torch.from_numpy(frames)).numpy()
@@ -89,7 +92,7 @@ def save_tiny_model(directory, *, bank_size: int = 12, seed: int = 0):
         clip_ids=[f"train_{i:03d}" for i in range(bank_size)],
         materials=[MATERIALS[i % 3] for i in range(bank_size)],
     )
-    factory.save_model_dir(directory, model, before_commit=bank.save)
+    save_model_dir(directory, model, before_commit=bank.save)
     return directory
 
 
@@ -141,21 +144,47 @@ def test_neighbours_come_from_the_bank_by_visual_latent(tiny_model_dir, video):
 
     from physfoley.pipeline import ImpactPipeline
     from physfoley.video.io import read_video
+    from physfoley.video.windows import onset_windows, resize_frames
 
     pipe = ImpactPipeline.from_pretrained(tiny_model_dir)
     frames = read_video(video)
     result = pipe.synthesize(frames, times=[0.5, 1.0], seed=0)
-    from physfoley.data.prepare import onset_windows
-    from physfoley.pipeline import _resize_frames
-
     _, idx, _ = onset_windows(frames.times_s, np.array([0.5, 1.0]))
     with torch.no_grad():
         nu = pipe.model.visual_latent(
-            torch.from_numpy(_resize_frames(frames.frames[idx], pipe.image_size))
+            torch.from_numpy(resize_frames(frames.frames[idx], pipe.image_size))
         )
     dist = np.linalg.norm(pipe.bank.keys[None] - nu.numpy()[:, None], axis=-1)
     want = pipe.bank.clip_ids[dist.argmin(1)].tolist()
     assert [imp.neighbour for imp in result.impacts] == want
+
+
+def test_detected_impact_events_are_kept_in_the_result(tiny_model_dir, video, monkeypatch):
+    from physfoley import pipeline
+    from physfoley.video.events import ImpactEvent
+
+    events = [
+        ImpactEvent(
+            time_s=t,
+            frame=round(t * 25),
+            confidence=0.9,
+            x=10.0,
+            y=20.0,
+            speed_before_px_s=300.0,
+            speed_after_px_s=20.0,
+            speed_before_m_s=1.5,
+            speed_after_m_s=0.1,
+            mass_kg=0.2,
+            kinetic_energy_change_j=0.224,
+        )
+        for t in (0.4, 1.2)
+    ]
+    monkeypatch.setattr(pipeline, "detect_impacts", lambda frames: list(events))
+    pipe = pipeline.ImpactPipeline.from_pretrained(tiny_model_dir)
+    result = pipe.synthesize(video, seed=0)
+    assert result.impact_events == events
+    assert [imp.time_s for imp in result.impacts] == [0.4, 1.2]
+    assert pipe.synthesize(video, times=[0.4], seed=0).impact_events == []
 
 
 def test_no_impacts_gives_silence_and_bad_times_are_input_errors(tiny_model_dir, video):
@@ -202,12 +231,10 @@ def test_model_dir_without_bank_or_with_corrupt_weights_is_a_model_error(tiny_mo
         ImpactPipeline.from_pretrained(broken)
 
 
-def test_shipped_model_loads_if_present():
-    from physfoley.pipeline import DEFAULT_MODEL_DIR, ImpactPipeline
+def test_shipped_model_loads():
+    from physfoley.pipeline import ImpactPipeline
 
-    if not (DEFAULT_MODEL_DIR / "config.json").is_file():
-        pytest.skip("the shipped model is not in this checkout yet")
-    pipe = ImpactPipeline.from_pretrained()
+    pipe = ImpactPipeline.from_pretrained()  # tracked in git: no skip
     assert len(pipe.bank) > 0 and pipe.sample_rate == pipe.audio.sample_rate
     assert pipe.bank.dim == pipe.model.visual.latent_dim
 
@@ -216,11 +243,13 @@ def test_build_physics_bank_from_a_prepared_training_split(tmp_path):
     import torch
     from gh_layout import make_video as make_gh_video
 
+    from physfoley.config import model_config
+    from physfoley.data.clips import PrepareOptions
     from physfoley.data.datasets import PreparedData
-    from physfoley.data.prepare import PrepareOptions, add_arrays, prepare_dataset
+    from physfoley.data.prepare import add_arrays, prepare_dataset
     from physfoley.errors import ModelError
-    from physfoley.models import factory
-    from physfoley.pipeline import PHYSICS_FIELDS, build_physics_bank
+    from physfoley.models.factory import build_model
+    from physfoley.training.diffusion import build_physics_bank
 
     root = tmp_path / "gh"
     for i, (mat_a, mat_b) in enumerate([("wood", "glass"), ("metal", "rock"), ("wood", "metal")]):
@@ -228,7 +257,7 @@ def test_build_physics_bank_from_a_prepared_training_split(tmp_path):
     prepared = tmp_path / "ds"
     prepare_dataset(root, prepared, PrepareOptions(preset="small", test_fraction=0.34))
     torch.manual_seed(0)
-    model = factory.build_model(factory.model_config("small", TINY)).eval()
+    model = build_model(model_config("small", TINY)).eval()
     with pytest.raises(ModelError, match="residual"):
         build_physics_bank(model, prepared)
     n = PreparedData.open(prepared).meta["num_clips"]
@@ -247,7 +276,7 @@ def test_build_physics_bank_from_a_prepared_training_split(tmp_path):
     want_ids = [f"{data.index[r]['video']}@{float(data.index[r]['time_s']):.3f}s" for r in rows]
     assert bank.clip_ids.tolist() == want_ids and want_ids[0].startswith("v")
     assert bank.materials.tolist() == [data.index[r]["material"] for r in rows]
-    for name in PHYSICS_FIELDS:
+    for name in PHYSICS_KEYS:
         np.testing.assert_array_equal(bank.values[name], data.arrays[name][rows])
     with torch.no_grad():
         nu = model.visual_latent(torch.from_numpy(np.asarray(data.arrays["frames"][rows])))
@@ -255,9 +284,7 @@ def test_build_physics_bank_from_a_prepared_training_split(tmp_path):
     _, dist = bank.search(nu.numpy())  # each training clip finds itself (or an identical twin)
     np.testing.assert_allclose(dist[:, 0], 0.0, atol=1e-3)
     # with test-time augmentation the keys are the model's retrieval keys, not nu
-    flip = factory.build_model(
-        factory.model_config(model.cfg, {"visual": {"retrieval_tta": "flip"}})
-    ).eval()
+    flip = build_model(model_config(model.cfg, {"visual": {"retrieval_tta": "flip"}})).eval()
     flip.load_state_dict(model.state_dict())
     bank_f = build_physics_bank(flip, prepared, batch_size=2)
     with torch.no_grad():

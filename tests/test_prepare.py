@@ -14,20 +14,16 @@ import torch
 from gh_layout import make_video
 
 from physfoley.cli import main
-from physfoley.config import get_preset
+from physfoley.config import get_preset, get_video_preset
+from physfoley.data.clips import PrepareOptions, cut_clips
 from physfoley.data.datasets import ImpactClipDataset, PreparedData
-from physfoley.data.prepare import (
-    PrepareOptions,
-    cut_clips,
-    onset_windows,
-    prepare_dataset,
-    split_videos,
-)
+from physfoley.data.parts import split_videos
+from physfoley.data.prepare import prepare_dataset
 from physfoley.errors import InputError
-
-pytest.importorskip("physfoley.audio.modal")
+from physfoley.video.windows import frame_index_at, onset_windows
 
 CFG = get_preset("small")
+VIDEO = get_video_preset("small")
 FPS = 30000 / 1001
 
 
@@ -90,11 +86,25 @@ def test_onset_windows_use_real_frame_times():
     assert onset.tolist() == [1, 2, 3, 5]
 
 
+def test_frame_index_at_is_the_nearest_frame_everywhere():
+    """The one nearest-frame helper: onset frames, detected impacts and annotated frames all
+    use it; for one time or many it is argmin |times - t|, ties and repeated frame times going
+    to the earliest frame, times outside the video to its first or last frame."""
+    times = np.array([0.0, 0.1, 0.2, 0.2, 0.3, 0.5])
+    queries = np.array([-1.0, 0.0, 0.05, 0.12, 0.2, 0.21, 0.26, 0.4, 0.45, 9.0])
+    want = [int(np.argmin(np.abs(times - q))) for q in queries]
+    assert frame_index_at(times, queries).tolist() == want
+    assert [frame_index_at(times, float(q)) for q in queries] == want
+    assert isinstance(frame_index_at(times, 0.3), int)
+    onset, _, _ = onset_windows(times, queries, 4)
+    assert onset.tolist() == want
+
+
 def test_cut_clips_start_at_time_and_zero_pad():
     wave = np.arange(1, 101, dtype=np.float32)
     clips, padded = cut_clips(wave, 10, np.array([0.0, 0.55, 9.5]), 20)
     assert clips[0].tolist() == list(range(1, 21))
-    assert clips[1, 0] == 7.0 or clips[1, 0] == 6.0  # round(5.5) -> banker's rounding
+    assert clips[1, 0] == 7.0  # 0.55 s x 10 Hz = 5.5 -> np.round -> sample 6 (value 7)
     assert clips[2, :5].tolist() == [96, 97, 98, 99, 100] and not clips[2, 5:].any()
     assert padded.tolist() == [False, False, True]
 
@@ -132,7 +142,7 @@ def test_prepared_arrays_index_and_meta(prepared):
     assert n == 7 and data.meta["num_clips"] == 7
     assert data.meta["materials"][0] == "glass" and len(data.meta["materials"]) == 10
     assert data.arrays["waves"].shape == (n, CFG.num_samples)
-    assert data.arrays["frames"].shape == (n, 22, CFG.image_size, CFG.image_size, 3)
+    assert data.arrays["frames"].shape == (n, 22, VIDEO.image_size, VIDEO.image_size, 3)
     assert data.arrays["frames"].dtype == np.uint8
     for name in ("freq_hz", "power_db", "decay_db_per_s"):
         assert data.arrays[name].shape == (n, CFG.num_freqs)
@@ -189,7 +199,7 @@ def test_dataset_items_and_loader(prepared):
     assert len(train) + len(test) == 7 and len(test) >= 1
     item = train[0]
     assert item["wave"].shape == (CFG.num_samples,) and item["wave"].dtype == torch.float32
-    assert item["frames"].shape == (22, CFG.image_size, CFG.image_size, 3)
+    assert item["frames"].shape == (22, VIDEO.image_size, VIDEO.image_size, 3)
     assert item["frames"].dtype == torch.uint8
     assert item["freq_hz"].shape == (CFG.num_freqs,)
     assert item["material"].dtype == torch.long and item["index"].dtype == torch.long

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
+from physfoley.audio.analysis import analyze
 from physfoley.audio.losses import mrstft_loss, mrstft_per_clip
-from physfoley.audio.modal import analyze, resynthesize
 from physfoley.audio.residual import ResidualSynth, band_noise, mel_band_edges
+from physfoley.audio.synthesis import resynthesize
 from physfoley.config import get_preset
 
 

@@ -12,9 +12,11 @@ import soundfile as sf
 
 from physfoley.cli import main as cli_main
 from physfoley.data.synthhits import MATERIALS, generate_dataset, generate_video
+from physfoley.data.synthhits.events import Event
 from physfoley.data.synthhits.materials import MATERIAL_TABLE
 from physfoley.data.synthhits.modes import sample_object, strike_shape
 from physfoley.data.synthhits.sound import hertz_contact_time, modal_sum
+from physfoley.data.synthhits.stroke import tip_trajectory
 from physfoley.errors import InputError
 from physfoley.video.io import read_video
 
@@ -274,7 +276,6 @@ def test_backswing_off_is_unchanged_and_on_changes_only_the_picture(tmp_path):
 
 
 def test_backswing_tip_path_rises_stops_and_holds():
-    from physfoley.data.synthhits.generate import Event, _tip_trajectory
 
     def one_hit():
         ev = Event(
@@ -287,11 +288,9 @@ def test_backswing_tip_path_rises_stops_and_holds():
 
     mpp, times = 0.0015, np.arange(60) / FPS
     plain_ev, ev = one_hit(), one_hit()
-    x0, y0 = _tip_trajectory([plain_ev], times, mpp, (112.0, 150.0))
+    x0, y0 = tip_trajectory([plain_ev], times, mpp, (112.0, 150.0))
     rng = np.random.default_rng(0)
-    x1, y1 = _tip_trajectory(
-        [ev], times, mpp, (112.0, 150.0), backswing_prob=1.0, backswing_rng=rng
-    )
+    x1, y1 = tip_trajectory([ev], times, mpp, (112.0, 150.0), backswing_prob=1.0, backswing_rng=rng)
     bs = ev.backswing
     assert bs is not None and plain_ev.backswing is None
     top, pause = bs["top_frame"], bs["pause_frames"]
@@ -327,7 +326,6 @@ def test_backswing_never_dips_into_the_rise():
     """The tip never moves down between the previous stroke and a back-swing's top: a glide
     down into the rise would be a downward stop and turn in mid-air (a light tap to an impact
     detector). Where the glide arrives above the planned start, the rise starts there."""
-    from physfoley.data.synthhits.generate import Event, _tip_trajectory
 
     def hit(t, y_end_lift):
         ev = Event(
@@ -344,7 +342,7 @@ def test_backswing_never_dips_into_the_rise():
         # a hard rebound (high end point) before the second hit, which gets the back-swing
         first, second = hit(0.5, 1.2), hit(1.6, 0.5)
         rng = np.random.default_rng(seed)
-        _, y = _tip_trajectory(
+        _, y = tip_trajectory(
             [first, second], times, mpp, (112.0, 60.0), backswing_prob=1.0, backswing_rng=rng
         )
         bs = second.backswing

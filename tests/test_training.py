@@ -149,11 +149,11 @@ def test_diffusion_stage_checks_the_visual_encoder_but_not_inference_only_fields
     model = {**TINY_MODEL, "visual": {**TINY_MODEL["visual"], "retrieval_tta": "flip"}}
     cfg = _cfg(tmp_path, "diffusion", model=model, build_bank=False, max_steps=2)
     _train("diffusion", cfg, data, tmp_path / "run" / "diffusion")
-    from physfoley.models.factory import read_model_config
+    from physfoley.model_dir import read_model_config
 
     saved, _ = read_model_config(tmp_path / "run" / "diffusion" / "model")
     assert saved.visual.retrieval_tta == "flip"
-    from physfoley.models.factory import model_config
+    from physfoley.config import model_config
 
     wider = model_config(
         "small", {**TINY_MODEL, "visual": {**TINY_MODEL["visual"], "stem_width": 16}}

@@ -15,11 +15,11 @@ from typing import Any
 __version__ = "0.1.0"
 
 _LAZY = {
-    "analyze": "physfoley.audio.modal",
-    "resynthesize": "physfoley.audio.modal",
-    "ModalParams": "physfoley.audio.modal",
-    "detect_impacts": "physfoley.video.motion",
-    "ImpactEvent": "physfoley.video.motion",
+    "analyze": "physfoley.audio.analysis",
+    "resynthesize": "physfoley.audio.synthesis",
+    "ModalParams": "physfoley.audio.params",
+    "detect_impacts": "physfoley.video.events",
+    "ImpactEvent": "physfoley.video.events",
     "ImpactPipeline": "physfoley.pipeline",
     "get_preset": "physfoley.config",
 }

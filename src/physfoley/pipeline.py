@@ -9,8 +9,9 @@ The one flow, composed from the library's parts:
     -> each placed at its time on a timeline exactly as long as the video -> mix (no clipping).
 
 `ImpactPipeline.from_pretrained(DIR)` loads a self-describing model directory (config, weights,
-normalisation statistics and the physics bank); with no DIR it loads the shipped `small` model.
-`build_physics_bank` makes the bank of a trained model from its prepared training split.
+normalisation statistics and the physics bank; `physfoley.model_dir`); with no DIR it loads the
+shipped `small` model. The bank itself is built by the diffusion training stage
+(`physfoley.training.diffusion.build_physics_bank`).
 """
 
 from __future__ import annotations
@@ -18,20 +19,24 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
-from physfoley.data.prepare import onset_windows
+from physfoley.audio.params import PHYSICS_KEYS
+from physfoley.audio.spectrogram import griffin_lim, log_spectrogram_inverse
+from physfoley.config import AudioConfig, ModelConfig
+from physfoley.diffusion import samplers
 from physfoley.errors import InputError, ModelError
+from physfoley.model_dir import load_model_dir
+from physfoley.models.factory import ImpactDiffusionModel
 from physfoley.retrieval import PhysicsBank
+from physfoley.video.events import ImpactEvent, detect_impacts
 from physfoley.video.io import VideoFrames, read_video
+from physfoley.video.windows import onset_windows, resize_frames
 
 #: The shipped default model (trained on SynthHits with the `small` preset).
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "assets" / "models" / "small"
-#: Physics inputs stored per training clip in the bank, in the physics encoder's order.
-PHYSICS_FIELDS = ("freq_hz", "power_db", "decay_db_per_s", "band_weight", "band_decay_db_per_s")
 #: Peak the mix is brought down to when overlapping impacts would clip.
 MIX_PEAK = 0.99
 #: Videos are decoded with their longer side at most this many pixels (see `decode_video`).
@@ -72,6 +77,8 @@ class SynthesisResult:
     normalized : True when overlapping impacts would have clipped and the mix was scaled by
         `gain` (< 1) to a peak of MIX_PEAK; otherwise gain == 1
     sampler, steps, seed, guidance : the sampling settings actually used
+    impact_events : the detector's `ImpactEvent`s (time, striker speed, mass, energy change)
+        when it found the impact times; empty when the times were given
     """
 
     audio: np.ndarray = field(repr=False)
@@ -84,13 +91,7 @@ class SynthesisResult:
     steps: int
     seed: int
     guidance: float
-
-
-def _model_api():
-    """Import the model helper's factory lazily (it pulls in torch modules and diffusers)."""
-    from physfoley.models import factory
-
-    return factory
+    impact_events: list[ImpactEvent] = field(default_factory=list)
 
 
 def place_on_timeline(clips: np.ndarray, start_samples: np.ndarray, length: int) -> np.ndarray:
@@ -117,17 +118,6 @@ def mix_without_clipping(timeline: np.ndarray, peak: float = MIX_PEAK) -> tuple[
     return (timeline * gain).astype(np.float32), gain
 
 
-def _resize_frames(frames: np.ndarray, size: int) -> np.ndarray:
-    """frames [..., H, W, 3] uint8 -> [..., size, size, 3] (OpenCV INTER_AREA, as read_video)."""
-    import cv2
-
-    if frames.shape[-3:-1] == (size, size):
-        return frames
-    flat = frames.reshape(-1, *frames.shape[-3:])
-    out = np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in flat])
-    return out.reshape(*frames.shape[:-3], size, size, 3)
-
-
 def decode_video(path: str | os.PathLike, *, max_side: int = MAX_DECODE_SIDE) -> VideoFrames:
     """Decode a video for synthesis, downscaled (aspect kept) so its longer side <= max_side.
 
@@ -146,7 +136,12 @@ class ImpactPipeline:
     """A trained model + its physics bank, ready to give a video its impact sounds."""
 
     def __init__(
-        self, model, config, bank: PhysicsBank, *, device: str | torch.device = "cpu"
+        self,
+        model: ImpactDiffusionModel,
+        config: ModelConfig,
+        bank: PhysicsBank,
+        *,
+        device: str | torch.device = "cpu",
     ) -> None:
         self.model = model.to(device).eval()
         self.config = config
@@ -171,17 +166,15 @@ class ImpactPipeline:
                     "pass --model DIR"
                 )
             raise ModelError(f"model directory {directory} does not exist")
-        model, config = _model_api().load_model_dir(directory)
+        model, config = load_model_dir(directory)
         bank = PhysicsBank.load(directory)
         return cls(model, config, bank, device=device)
 
     # ------------------------------------------------------------------ properties
     @property
-    def audio(self):
+    def audio(self) -> AudioConfig:
         """The model's AudioConfig (sample rate, STFT, clip length, log-magnitude range)."""
-        from physfoley.config import get_preset
-
-        return get_preset(self.config.audio)
+        return self.config.audio
 
     @property
     def sample_rate(self) -> int:
@@ -189,11 +182,13 @@ class ImpactPipeline:
 
     @property
     def image_size(self) -> int:
-        return int(getattr(self.config, "image_size", None) or self.audio.image_size)
+        """Side in pixels of the square frames the visual encoder gets (`VideoConfig`)."""
+        return int(self.config.video.image_size)
 
     @property
     def frames_per_window(self) -> int:
-        return int(getattr(self.config, "frames_per_window", None) or self.audio.frames_per_window)
+        """Frames in the window around each impact (`VideoConfig`)."""
+        return int(self.config.video.frames_per_window)
 
     # ------------------------------------------------------------------ stages
     @torch.no_grad()
@@ -234,17 +229,9 @@ class ImpactPipeline:
 
         mu: Tensor[B, Dmu], nu: Tensor[B, D] -> (Tensor[B, F, T] in [-1, 1], sampler, steps).
         """
-        from physfoley.diffusion import samplers
-
         d = self.config.diffusion
-        # Resolve the defaults here (as samplers.sample does) so the result can report them.
-        if d.objective == "flow_matching":
-            name = "flow_euler"
-        else:
-            name = samplers.canonical_sampler(sampler or d.sampler)
-        if steps is None:
-            same = name == samplers.canonical_sampler(d.sampler)
-            steps = d.steps if same else samplers.default_steps(name, d.timesteps)
+        # Resolved here (not only inside samplers.sample) so the result can report them.
+        name, steps = samplers.resolve_sampler(d, sampler, steps)
         generator = torch.Generator(device="cpu").manual_seed(int(seed))
         spec = samplers.sample(
             self.model,
@@ -261,8 +248,6 @@ class ImpactPipeline:
 
     def vocode(self, spec: torch.Tensor) -> np.ndarray:
         """Normalised log-spectrogram Tensor[B, F, T] -> waveforms np.ndarray[B, num_samples]."""
-        from physfoley.audio.spectrogram import griffin_lim, log_spectrogram_inverse
-
         magnitude = log_spectrogram_inverse(spec.float().cpu(), self.audio)
         wave = griffin_lim(magnitude, self.audio)
         wave = torch.as_tensor(wave)[..., : self.audio.num_samples]
@@ -298,10 +283,10 @@ class ImpactPipeline:
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % 2**31)
         duration = float(frames.duration_s)
+        impact_events: list[ImpactEvent] = []
         if times is None:
-            from physfoley.video.motion import detect_impacts
-
-            times_s = np.asarray([ev.time_s for ev in detect_impacts(frames)], dtype=np.float64)
+            impact_events = detect_impacts(frames)
+            times_s = np.asarray([ev.time_s for ev in impact_events], dtype=np.float64)
         else:
             times_s = np.asarray(times, dtype=np.float64).reshape(-1)
             bad = times_s[~np.isfinite(times_s) | (times_s < 0) | (times_s >= duration)]
@@ -317,13 +302,13 @@ class ImpactPipeline:
         name = sampler or ""
         num_steps = int(steps or 0)
         if times_s.size:
-            # The same windows as the training data (prepare.onset_windows): nearest frame to
-            # each time, onset - 11 ... onset + 10, edge frames repeated.
+            # The same windows as the training data (video.windows.onset_windows): nearest frame
+            # to each time, onset - 11 ... onset + 10, edge frames repeated.
             onset, idx, _ = onset_windows(frames.times_s, times_s, self.frames_per_window)
-            windows = _resize_frames(frames.frames[idx], self.image_size)
+            windows = resize_frames(frames.frames[idx], self.image_size)
             nu, key = self.encode_windows_and_keys(windows)
             found = self.bank.lookup(key.float().cpu().numpy(), k=1)
-            physics = {k: v for k, v in found.values.items() if k in PHYSICS_FIELDS}
+            physics = {k: v for k, v in found.values.items() if k in PHYSICS_KEYS}
             mu = self.physics_latent(physics)
             spec, name, num_steps = self.sample_spectrograms(
                 mu, nu, sampler=sampler, steps=steps, seed=seed, guidance=guidance
@@ -355,59 +340,5 @@ class ImpactPipeline:
             steps=num_steps,
             seed=seed,
             guidance=float(self.config.diffusion.guidance_scale if guidance is None else guidance),
+            impact_events=impact_events,
         )
-
-
-@torch.no_grad()
-def build_physics_bank(
-    model,
-    prepared_dir: str | os.PathLike,
-    *,
-    split: str = "train",
-    metric: str = "l2",
-    index: str = "flat",
-    batch_size: int = 64,
-    device: str | torch.device = "cpu",
-) -> PhysicsBank:
-    """Build the PhysicsBank of a trained model from a prepared dataset's `split`.
-
-    Keys are the model's visual latents nu of each clip's 22-frame window (computed in batches),
-    values the clip's physics inputs (`PHYSICS_FIELDS`), clip ids "VIDEO@TIMEs" and materials
-    from index.csv. Save it into the model directory with `bank.save(model_dir)`.
-    """
-    from physfoley.data.datasets import PreparedData
-
-    data = PreparedData.open(prepared_dir)
-    rows = data.indices(split)
-    if rows.size == 0:
-        raise InputError(f"{prepared_dir} has no {split!r} clips to build a physics bank from")
-    model = model.to(device).eval()
-    frames = data.arrays["frames"]
-    keys = []
-    for start in range(0, rows.size, batch_size):
-        batch = np.ascontiguousarray(frames[rows[start : start + batch_size]])
-        key = model.retrieval_key(torch.from_numpy(batch).to(device))
-        keys.append(key.float().cpu().numpy())
-    values: dict[str, Any] = {
-        k: np.asarray(data.arrays[k][rows], dtype=np.float32)
-        for k in PHYSICS_FIELDS
-        if k in data.arrays
-    }
-    if set(values) != set(PHYSICS_FIELDS):
-        missing = sorted(set(PHYSICS_FIELDS) - set(values))
-        raise ModelError(
-            f"{prepared_dir} lacks {', '.join(missing)}; fit the residual parameters first"
-        )
-    # A neighbour is reported as VIDEO@TIME (e.g. "synthhits_00042@3.468s"), which says where
-    # to find and hear the training sound that lent its physics.
-    clip_ids = [f"{data.index[r]['video']}@{float(data.index[r]['time_s']):.3f}s" for r in rows]
-    materials = [data.index[r]["material"] for r in rows]
-    return PhysicsBank.build(
-        np.concatenate(keys),
-        values,
-        clip_ids=clip_ids,
-        materials=materials,
-        metric=metric,
-        index=index,
-        extra={"prepared": str(Path(prepared_dir).name), "split": split},
-    )

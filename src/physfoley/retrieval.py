@@ -270,7 +270,7 @@ class PhysicsBank:
         if missing:
             raise ModelError(
                 f"{directory} has no complete physics bank (missing {', '.join(missing)}); "
-                "build it with physfoley.pipeline.build_physics_bank"
+                "build it with physfoley.training.diffusion.build_physics_bank"
             )
         try:
             meta = json.loads((directory / "bank.json").read_text())

@@ -1,1 +1,2 @@
-"""Audio: io, spectrograms, Griffin-Lim, modal analysis/synthesis, residual bands, losses."""
+"""Audio: io, spectrograms, Griffin-Lim, modal parameters (params), analysis and synthesis,
+residual bands, onsets and clip cutting, losses, plots."""

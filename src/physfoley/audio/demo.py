@@ -19,9 +19,11 @@ import numpy as np
 import torch
 
 from physfoley.atomic import check_output_path, write_text_atomic
+from physfoley.audio.analysis import analyze
 from physfoley.audio.io import write_audio
 from physfoley.audio.losses import mrstft_loss
-from physfoley.audio.modal import analyze, resynthesize
+from physfoley.audio.plots import plot_modal_analysis
+from physfoley.audio.synthesis import resynthesize
 from physfoley.config import get_preset
 from physfoley.errors import InputError
 
@@ -90,8 +92,6 @@ def run_audio_demo(
     longer_ring.wav, params.npz, analysis.png, audio_summary.json. Nothing is overwritten
     without `force`; every path is checked before any work.
     """
-    from physfoley.audio.plots import plot_modal_analysis
-
     cfg = get_preset(preset)
     out = Path(out_dir)
     if out.exists() and not out.is_dir():

@@ -1,4 +1,5 @@
-"""Audio file input/output: read anything soundfile reads, validate, mix down, resample; write atomically.
+"""Audio file input/output: read anything soundfile reads, validate, mix down, resample; limit to
+full scale and write atomically.
 
 This is the boundary where bad audio becomes a clear `InputError` (missing, not audio, empty,
 silent, NaN/inf), so nothing deeper in the library needs to check again.
@@ -88,3 +89,12 @@ def write_audio(
     with atomic_path(path, force=force) as tmp:
         sf.write(str(tmp), wave, sample_rate, format=fmt, subtype=subtype)
     return path
+
+
+def limit_to_full_scale(wave: np.ndarray) -> tuple[np.ndarray, float]:
+    """A waveform ready for a sound file: (wave scaled down to peak 1.0 if it peaked above,
+    its peak amplitude before); a wave within full scale comes back unchanged."""
+    peak = float(np.abs(wave).max())
+    if peak > 1.0:
+        wave = wave / peak
+    return wave, peak

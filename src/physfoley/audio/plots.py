@@ -14,7 +14,8 @@ import numpy as np
 import torch
 
 from physfoley.atomic import atomic_path
-from physfoley.audio.modal import ModalParams, prepare_clips
+from physfoley.audio.analysis import prepare_clips
+from physfoley.audio.params import ModalParams
 from physfoley.audio.spectrogram import stft
 from physfoley.config import AudioConfig, get_preset
 from physfoley.errors import InputError

@@ -5,8 +5,9 @@ fixed, seeded white-noise signal split into M mel-spaced bands, each with a weig
 and a decay gamma in dB/s: `r(t) = sum_m w_m band_m(t) 10^(-gamma_m t / 20)`. The bands are cut
 once with exact FFT masks (they sum back to the noise) and each is scaled to unit expected RMS,
 so w is the band's RMS amplitude. `ResidualSynth` is a differentiable torch module: the residual
-network of a later stage predicts (w, gamma) and `fit_residual` fits them to one clip by
-analysis-by-synthesis (Adam on auraloss's multi-resolution STFT loss).
+network of a later stage predicts (w, gamma), `fit_residual` fits them to one clip by
+analysis-by-synthesis (Adam on auraloss's multi-resolution STFT loss) for
+`physfoley.audio.analysis`, and `physfoley.audio.synthesis` adds them to the modes.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import torch
 from torch import nn
 
 from physfoley.audio.losses import mrstft_magnitudes, mrstft_per_clip
+from physfoley.audio.params import ModalParams
 from physfoley.audio.spectrogram import peak_normalize
 from physfoley.config import AudioConfig, get_preset
 from physfoley.errors import InputError
@@ -193,44 +195,37 @@ def initial_bands(
 
 
 def fit_residual(
-    params,
+    params: ModalParams,
     clips: torch.Tensor,
+    modal_clips: torch.Tensor,
     *,
     num_bands: int = 100,
     steps: int = 60,
     lr: float = 0.1,
     seed: int = 0,
     device: str | torch.device = "cpu",
-):
+) -> ModalParams:
     """Fit residual bands to each clip by analysis-by-synthesis; returns a copy of `params`.
 
     Parameters
     ----------
     params : batched `ModalParams` [B, K] of `clips`.
     clips : Tensor[B, N], the peak-normalised clips the modes were analysed from.
+    modal_clips : Tensor[B, N], the peak-normalised sound of the modes of `params`
+        (`modal_synthesis`): the part the residual completes.
     steps, lr : Adam steps and learning rate on (logit w, logit of log gamma), all clips at once,
         starting from `initial_bands`; the best step of each clip is kept.
 
     The prediction is the resynthesis exactly as `resynthesize` builds it (peak-normalised modes
     plus residual, peak-normalised); the loss is auraloss's multi-resolution STFT loss per clip.
     """
-    from physfoley.audio.modal import modal_synthesis
-
     sr, n = params.sample_rate, params.num_samples
     synth = ResidualSynth(
         sample_rate=sr, num_samples=n, band_edges_hz=mel_band_edges(sr, num_bands), seed=seed
     ).to(device)
     target = clips.to(device).float()
     with torch.no_grad():
-        modal = peak_normalize(
-            modal_synthesis(
-                torch.as_tensor(np.atleast_2d(params.freq_hz)),
-                torch.as_tensor(np.atleast_2d(params.power_db)),
-                torch.as_tensor(np.atleast_2d(params.decay_db_per_s)),
-                sr,
-                n,
-            )
-        ).to(device)
+        modal = modal_clips.to(device)
         target_mags = mrstft_magnitudes(target)
         weight0, decay0 = initial_bands(synth, target, modal)
     weight_logit = torch.logit(weight0).clone().requires_grad_(True)

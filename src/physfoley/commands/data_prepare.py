@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from physfoley.data.greatest_hits import MATERIALS
+from physfoley.materials import MATERIALS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -56,7 +56,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from physfoley.data.prepare import PrepareOptions, prepare_dataset
+    from physfoley.data.clips import PrepareOptions
+    from physfoley.data.prepare import prepare_dataset
     from physfoley.errors import InputError
 
     if args.workers < 1:

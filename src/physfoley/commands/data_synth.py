@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
+
+from physfoley.errors import InputError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -50,8 +53,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from physfoley.errors import InputError
-
     if args.seconds < 1.5:
         raise InputError(f"--seconds must be >= 1.5 (got {args.seconds})")
     if not 0.0 <= args.backswing <= 1.0:
@@ -70,8 +71,6 @@ def run(args: argparse.Namespace) -> int:
             for path in paths:
                 print(f"wrote {path}", file=sys.stderr)
         return 0
-    from pathlib import Path
-
     from tqdm import tqdm
 
     if args.videos < 1:

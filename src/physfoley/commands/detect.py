@@ -7,7 +7,11 @@ import json
 import math
 import sys
 
+from physfoley.atomic import atomic_path, check_output_path
 from physfoley.errors import InputError
+from physfoley.video.events import MIN_FRAMES, detect_impacts
+from physfoley.video.io import read_video
+from physfoley.video.physics import DENSITY_KG_M3, FixedMassEstimator, MaterialSizeMassEstimator
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -54,15 +58,6 @@ def _finite(x):
 
 
 def run(args: argparse.Namespace) -> int:
-    from physfoley.atomic import check_output_path
-    from physfoley.video.io import read_video
-    from physfoley.video.motion import MIN_FRAMES, detect_impacts
-    from physfoley.video.physics import (
-        DENSITY_KG_M3,
-        FixedMassEstimator,
-        MaterialSizeMassEstimator,
-    )
-
     if args.meters_per_pixel is not None and not args.meters_per_pixel > 0:
         raise InputError("--meters-per-pixel must be > 0")
     if args.plot:
@@ -126,8 +121,6 @@ def _plot(path, track, events, *, force: bool) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from physfoley.atomic import atomic_path
 
     fig, ax = plt.subplots(2, 1, figsize=(10, 5), sharex=True)
     ax[0].plot(track.times_s, track.speed_px_s, lw=1, color="tab:blue")

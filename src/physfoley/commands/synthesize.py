@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from physfoley.errors import InputError
 
@@ -59,27 +58,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from physfoley.atomic import check_output_path
-    from physfoley.audio.io import write_audio
+    from physfoley.outputs import check_soundtrack_outputs, result_json, write_soundtrack
     from physfoley.pipeline import ImpactPipeline
-    from physfoley.video.mux import mux_audio
 
     # Validate everything cheap before any work, so bad input leaves no partial output.
     times = parse_times(args.times)
-    if not Path(args.video).is_file():
-        raise InputError(f"{args.video} does not exist or is not a file")
-    audio_out = check_output_path(args.out, force=args.force)
-    if audio_out.suffix.lower() not in (".wav", ".flac", ".ogg"):
-        raise InputError(
-            f"unsupported audio extension {audio_out.suffix!r}; use .wav, .flac or .ogg"
-        )
-    video_out = None
-    if args.video_out:
-        video_out = check_output_path(args.video_out, force=args.force)
-        if video_out.suffix.lower() not in (".mp4", ".mov", ".m4v", ".mkv"):
-            raise InputError(f"unsupported video extension {video_out.suffix!r}; use .mp4 or .mkv")
-        if video_out.resolve() == Path(args.video).resolve():
-            raise InputError("--video-out must differ from the input video")
+    audio_out, video_out = check_soundtrack_outputs(
+        args.video, args.out, args.video_out, force=args.force
+    )
     if args.steps is not None and args.steps < 1:
         raise InputError("--steps must be at least 1")
     if args.threads is not None:
@@ -105,34 +91,17 @@ def run(args: argparse.Namespace) -> int:
             f"{result.gain:.3f}",
             file=sys.stderr,
         )
-    if video_out is not None:
-        # Mux first: if it fails (e.g. a codec the container cannot hold), no audio is left behind.
-        mux_audio(args.video, result.audio, result.sample_rate, video_out, force=args.force)
-    try:
-        write_audio(audio_out, result.audio, result.sample_rate, force=args.force)
-    except Exception:
-        if video_out is not None:
-            video_out.unlink(missing_ok=True)
-        raise
+    write_soundtrack(
+        result.audio,
+        result.sample_rate,
+        audio_out,
+        video=args.video,
+        video_out=video_out,
+        force=args.force,
+    )
     if args.json:
-        doc = {
-            "audio": str(audio_out),
-            "video": str(video_out) if video_out is not None else None,
-            "duration_s": result.duration_s,
-            "sample_rate": result.sample_rate,
-            "sampler": result.sampler,
-            "steps": result.steps,
-            "normalized": result.normalized,
-            "impacts": [
-                {
-                    "time_s": imp.time_s,
-                    "neighbour": imp.neighbour,
-                    "neighbour_material": imp.neighbour_material,
-                }
-                for imp in result.impacts
-            ],
-        }
-        print(json.dumps(doc))
+        video = str(video_out) if video_out is not None else None
+        print(json.dumps({"audio": str(audio_out), "video": video, **result_json(result)}))
     else:
         for imp in result.impacts:
             print(

@@ -9,6 +9,8 @@ import argparse
 import json
 import sys
 
+from physfoley.errors import InputError
+
 STAGES = {
     "residual": "residual network: spectrogram -> noise-band weights/decays (writes them into the dataset)",
     "visual": "visual encoder (ResNet + TSM) trained as a material classifier",
@@ -69,8 +71,6 @@ def run(args: argparse.Namespace) -> int:
         args.stage, args.config, max_steps=args.max_steps, time_budget_s=args.time_budget_s
     )
     if args.max_steps is not None and args.max_steps < 1:
-        from physfoley.errors import InputError
-
         raise InputError("--max-steps must be at least 1")
     out = args.out or f"runs/{args.stage}"
     kwargs = dict(

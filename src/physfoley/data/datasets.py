@@ -20,8 +20,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from physfoley.data.greatest_hits import MATERIALS
 from physfoley.errors import InputError
+from physfoley.materials import MATERIALS
 
 FORMAT_NAME = "physfoley-prepared"
 FORMAT_VERSION = 1

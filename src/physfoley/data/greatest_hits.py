@@ -3,7 +3,7 @@
 Per video NAME a folder holds `NAME_denoised.mp4`, `NAME_times.txt` (one hit per line:
 `time material action reaction`, space-separated) and usually `NAME_denoised.wav`; without
 the wav the sound is read from the mp4's audio track. SynthHits adds `NAME_physics.json`.
-This module only reads; `physfoley.data.prepare` cuts clips from what it returns.
+This module only reads; `physfoley.data.clips` cuts clips from what it returns.
 """
 
 from __future__ import annotations
@@ -15,21 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from physfoley.audio.io import load_audio
 from physfoley.errors import InputError
-
-#: The 10 materials kept by Su et al., in the paper's order (material_id = position).
-MATERIALS: tuple[str, ...] = (
-    "glass",
-    "wood",
-    "ceramic",
-    "metal",
-    "cloth",
-    "plastic",
-    "drywall",
-    "carpet",
-    "paper",
-    "rock",
-)
 
 VIDEO_SUFFIX = "_denoised.mp4"
 WAV_SUFFIX = "_denoised.wav"
@@ -195,8 +182,6 @@ def read_audio(entry: VideoEntry, sample_rate: int) -> tuple[np.ndarray, str]:
     From NAME_denoised.wav when present, else from NAME_denoised.mp4's audio track.
     Returns (wave, "wav" | "mp4").
     """
-    from physfoley.audio.io import load_audio
-
     if entry.wav_path is not None:
         wave, _ = load_audio(entry.wav_path, sample_rate, allow_silent=True)
         return wave, "wav"

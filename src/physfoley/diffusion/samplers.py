@@ -150,6 +150,26 @@ def default_steps(sampler: str, timesteps: int = 1000) -> int:
     return min(DEFAULT_STEPS, timesteps)
 
 
+def resolve_sampler(
+    diffusion, sampler: str | None = None, steps: int | None = None
+) -> tuple[str, int]:
+    """The sampler name and step count a model samples with when asked for `sampler`, `steps`.
+
+    diffusion : the model's `DiffusionConfig` (`cfg.diffusion`). Unset arguments take its
+    defaults; a flow-matching model always uses the Euler sampler; a sampler other than the
+    config's gets `default_steps`. Returns (canonical sampler name, steps).
+    """
+    d = diffusion
+    name = (
+        "flow_euler" if d.objective == "flow_matching" else canonical_sampler(sampler or d.sampler)
+    )
+    if steps is None:
+        steps = (
+            d.steps if name == canonical_sampler(d.sampler) else default_steps(name, d.timesteps)
+        )
+    return name, int(steps)
+
+
 @torch.no_grad()
 def sample(
     model,
@@ -171,13 +191,7 @@ def sample(
     from physfoley.diffusion.schedule import make_schedule
 
     d = model.cfg.diffusion
-    name = (
-        "flow_euler" if d.objective == "flow_matching" else canonical_sampler(sampler or d.sampler)
-    )
-    if steps is None:
-        steps = (
-            d.steps if name == canonical_sampler(d.sampler) else default_steps(name, d.timesteps)
-        )
+    name, steps = resolve_sampler(d, sampler, steps)
     device = next(model.parameters()).device
     b = next(iter(cond.values())).shape[0]
     scale = float(d.data_scale)

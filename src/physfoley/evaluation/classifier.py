@@ -3,8 +3,9 @@
 Su et al. (section 4.4) score generated impact sounds with a material classifier trained on the
 training split's recorded clips: its penultimate features are the embedding for FID and KID, its
 posteriors give the KL divergence and the recognition accuracy. This module holds that network
-(`MaterialResNet`), its training loop (`train_eval_classifier`), and a self-describing folder
-format (`config.json` + `model.safetensors`) read back by `load_eval_classifier`.
+(`MaterialResNet`), its outputs (`classifier_outputs`, `EvalClassifier.features`) and a
+self-describing folder format (`config.json` + `model.safetensors`) read back by
+`load_eval_classifier`; its training is `physfoley.evaluation.classifier_training`.
 
 Inputs are the normalised log-spectrograms the diffusion model generates
 (`physfoley.audio.spectrogram.log_spectrogram`, peak-normalised, in [-1, 1]), so generated
@@ -17,9 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from physfoley.atomic import atomic_path, check_output_path, write_text_atomic
+from physfoley.audio.spectrogram import log_spectrogram
 from physfoley.config import AudioConfig, get_preset
 from physfoley.errors import InputError, ModelError
 
@@ -190,6 +190,14 @@ class EvalClassifier:
         """`waves: [B, N]` at `audio.sample_rate` -> normalised log-spectrograms `Tensor[B, F, T]`."""
         return waves_to_spectrograms(waves, self.audio)
 
+    def check_audio(self, audio: AudioConfig) -> None:
+        """`InputError` unless spectrograms of `audio` are what this classifier was trained on."""
+        if audio.spec_shape != self.audio.spec_shape or audio.sample_rate != self.audio.sample_rate:
+            raise InputError(
+                f"the classifier was trained on preset {self.audio.name!r} spectrograms "
+                f"{self.audio.spec_shape}, the data is {audio.name!r} {audio.spec_shape}"
+            )
+
     @torch.no_grad()
     def features(
         self, specs: np.ndarray | torch.Tensor, *, batch_size: int = 256, device: str = "cpu"
@@ -208,8 +216,6 @@ def waves_to_spectrograms(
 
     Batched so that a whole prepared split (memory-mapped) never sits in memory as float64.
     """
-    from physfoley.audio.spectrogram import log_spectrogram
-
     audio = get_preset(audio)
     waves_np = waves if isinstance(waves, torch.Tensor) else np.asarray(waves)
     if waves_np.ndim != 2:
@@ -251,121 +257,6 @@ def classifier_outputs(
             "embedding": np.zeros((0, model.embedding_dim)),
         }
     return {"probs": torch.cat(probs).numpy(), "embedding": torch.cat(embs).numpy()}
-
-
-def _augment(spec: torch.Tensor, cfg: ClassifierConfig, gen: torch.Generator) -> torch.Tensor:
-    """Training augmentation of `spec: Tensor[B, F, T]` (values in [-1, 1], silence = -1).
-
-    A random time roll and frequency shift (per batch), one time and one frequency mask per
-    clip (SpecAugment, filled with silence), and Gaussian noise.
-    """
-    b, f, t = spec.shape
-    if cfg.time_shift_frames > 0:
-        k = int(
-            torch.randint(-cfg.time_shift_frames, cfg.time_shift_frames + 1, (1,), generator=gen)
-        )
-        spec = torch.roll(spec, shifts=k, dims=-1)
-    if cfg.freq_shift_bins > 0:
-        k = int(torch.randint(-cfg.freq_shift_bins, cfg.freq_shift_bins + 1, (1,), generator=gen))
-        if k:
-            spec = torch.roll(spec, shifts=k, dims=-2)
-            edge = slice(0, k) if k > 0 else slice(f + k, f)
-            spec[:, edge, :] = -1.0
-    masks = torch.zeros(b, f, t, dtype=torch.bool)
-    for size, axis, length in ((cfg.mask_frames, 2, t), (cfg.mask_bins, 1, f)):
-        if size <= 0:
-            continue
-        width = torch.randint(0, size + 1, (b, 1), generator=gen)
-        start = (torch.rand(b, 1, generator=gen) * (length - width + 1)).long()
-        pos = torch.arange(length)[None, :]
-        hit = (pos >= start) & (pos < start + width)  # [B, length]
-        masks |= hit[:, None, :] if axis == 2 else hit[:, :, None]
-    spec = spec.masked_fill(masks, -1.0)
-    if cfg.noise_std > 0:
-        spec = spec + cfg.noise_std * torch.randn(spec.shape, generator=gen)
-    return spec
-
-
-def evaluate_accuracy(
-    model: MaterialResNet, specs: torch.Tensor, labels: torch.Tensor, *, device: str = "cpu"
-) -> float:
-    """Top-1 accuracy of `model` on `specs: Tensor[B, F, T]` with `labels: Tensor[B]`."""
-    if len(labels) == 0:
-        raise InputError("no clips to evaluate the classifier on")
-    probs = classifier_outputs(model, specs, device=device)["probs"]
-    return float((probs.argmax(axis=1) == np.asarray(labels)).mean())
-
-
-def train_eval_classifier(
-    train_specs: torch.Tensor,
-    train_labels: torch.Tensor,
-    cfg: ClassifierConfig,
-    *,
-    val_specs: torch.Tensor | None = None,
-    val_labels: torch.Tensor | None = None,
-    device: str = "cpu",
-    on_epoch: Callable[[int, dict[str, float]], None] | None = None,
-) -> tuple[MaterialResNet, list[dict[str, float]]]:
-    """Train a `MaterialResNet` on `train_specs: Tensor[N, F, T]`, `train_labels: Tensor[N]` (long).
-
-    AdamW, cosine learning-rate decay, label-smoothing-free cross-entropy, seeded. When
-    validation data are given, the weights of the epoch with the best validation accuracy are
-    returned. `on_epoch(epoch, record)` is called after each epoch (for progress display).
-
-    Returns (model in eval mode, history: one record per epoch with "loss", "train_acc" and,
-    with validation data, "val_acc").
-    """
-    train_specs = torch.as_tensor(train_specs, dtype=torch.float32)
-    train_labels = torch.as_tensor(train_labels, dtype=torch.long)
-    n = train_specs.shape[0]
-    if n == 0 or train_labels.shape != (n,):
-        raise InputError(
-            f"need N >= 1 spectrograms and N labels, got {n} and {tuple(train_labels.shape)}"
-        )
-    if int(train_labels.max()) >= cfg.num_classes or int(train_labels.min()) < 0:
-        raise InputError(
-            f"labels must lie in [0, {cfg.num_classes}), got max {int(train_labels.max())}"
-        )
-    torch.manual_seed(cfg.seed)
-    gen = torch.Generator().manual_seed(cfg.seed)
-    model = MaterialResNet(cfg).to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    steps_per_epoch = math.ceil(n / cfg.batch_size)
-    sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt, max_lr=cfg.lr, total_steps=max(1, cfg.epochs * steps_per_epoch), pct_start=0.15
-    )
-    history: list[dict[str, float]] = []
-    best_acc, best_state = -1.0, None
-    for epoch in range(cfg.epochs):
-        model.train()
-        order = torch.randperm(n, generator=gen)
-        total_loss, correct = 0.0, 0
-        for i in range(0, n, cfg.batch_size):
-            idx = order[i : i + cfg.batch_size]
-            if len(idx) < 2 and n >= 2:  # batch norm needs 2 samples
-                continue
-            x = _augment(train_specs[idx], cfg, gen).to(device)
-            y = train_labels[idx].to(device)
-            logits = model(x)
-            loss = F.cross_entropy(logits, y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            total_loss += float(loss.detach()) * len(idx)
-            correct += int((logits.argmax(-1) == y).sum())
-        record = {"epoch": epoch + 1, "loss": total_loss / n, "train_acc": correct / n}
-        if val_specs is not None and val_labels is not None and len(val_labels):
-            record["val_acc"] = evaluate_accuracy(model, val_specs, val_labels, device=device)
-            if record["val_acc"] > best_acc:
-                best_acc = record["val_acc"]
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        history.append(record)
-        if on_epoch is not None:
-            on_epoch(epoch + 1, record)
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    return model.eval(), history
 
 
 def save_eval_classifier(
@@ -424,7 +315,7 @@ def load_eval_classifier(path: str | os.PathLike, *, device: str = "cpu") -> Eva
         )
     try:
         cfg = ClassifierConfig.from_dict(doc["classifier"])
-        audio = AudioConfig(**doc["audio"])
+        audio = AudioConfig.from_dict(doc["audio"])
         materials = [str(m) for m in doc["materials"]]
     except (KeyError, TypeError, InputError) as err:
         raise ModelError(f"{cfg_path} is malformed ({err}); {hint}") from None

@@ -13,19 +13,24 @@ baseline's output, scored by `physfoley eval --generated` (KL and spectrogram MS
 outputs are real recordings, so FID/KID would be meaningless, as the paper notes). The visual
 features are whatever the caller passes; "all on the same visual features" means the model's
 visual encoder (`VisualEncoder.frame_features` per frame, their mean as the clip feature).
+`retrieval_baseline` runs either baseline on a prepared dataset (`physfoley eval baseline`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from physfoley.audio.spectrogram import log_spectrogram_inverse
 from physfoley.config import AudioConfig, get_preset
 from physfoley.errors import InputError
+from physfoley.evaluation.classifier import waves_to_spectrograms
+from physfoley.models.visual_encoder import segment_indices
 
 
 def _matrix(x: np.ndarray | torch.Tensor, name: str) -> np.ndarray:
@@ -75,8 +80,6 @@ def sound_features(
     power 0.3. Returns Tensor[B, n_bands * n_times].
     """
     import librosa
-
-    from physfoley.audio.spectrogram import log_spectrogram_inverse
 
     audio = get_preset(audio)
     spec_t = torch.as_tensor(specs, dtype=torch.float32)
@@ -200,8 +203,6 @@ def visual_frame_features(
     Returns float32 [N, W, C] for the encoder's W = `num_segments` TSN segments; their mean over
     W is the clip-level visual feature of the "NN via visual features" baseline.
     """
-    from physfoley.models.visual_encoder import segment_indices
-
     model = model.to(device).eval()
     idx = segment_indices(int(windows.shape[1]), int(model.cfg.visual.num_segments))
     rows = np.arange(int(windows.shape[0])) if rows is None else np.asarray(rows, dtype=np.int64)
@@ -215,3 +216,72 @@ def visual_frame_features(
     if not out:
         raise InputError("no windows to encode")
     return np.concatenate(out)
+
+
+#: The retrieval baselines of Table 3.
+KINDS = ("nn-visual", "nn-sound")
+
+
+@dataclass
+class RetrievedSounds:
+    """A retrieval baseline's output for the query clips.
+
+    rows : [N] the query clips (rows of the prepared dataset); neighbours : [N] the training
+    clip retrieved for each; specs : float32 [N, F, T] the neighbours' recorded spectrograms;
+    same_material : fraction of queries whose neighbour has their material; info : training
+    record ("train_loss": first and last epoch loss, for nn-sound).
+    """
+
+    rows: np.ndarray
+    neighbours: np.ndarray
+    specs: np.ndarray
+    same_material: float
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def baseline_rows(data, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """(training rows, query rows of `split`) of a `PreparedData`; `InputError` if one is empty."""
+    train_rows, query_rows = data.indices("train"), data.indices(split)
+    if train_rows.size == 0 or query_rows.size == 0:
+        raise InputError(f"{data.root} needs clips in the train split and in {split!r}")
+    return train_rows, query_rows
+
+
+def retrieval_baseline(
+    kind: str,
+    model: nn.Module,
+    data,
+    audio: AudioConfig,
+    train_rows: np.ndarray,
+    query_rows: np.ndarray,
+    *,
+    epochs: int = 30,
+    seed: int = 0,
+    device: str = "cpu",
+) -> RetrievedSounds:
+    """For every query clip, retrieve a training clip and lend its recorded sound.
+
+    kind : "nn-visual" (nearest mean visual feature of `model`'s encoder) or "nn-sound"
+    (nearest sound features predicted by an LSTM trained for `epochs` on the training clips).
+    """
+    if kind not in KINDS:
+        raise InputError(f"unknown retrieval baseline {kind!r}; choose one of {KINDS}")
+    frames = data.arrays["frames"]
+    train_feats = visual_frame_features(model, frames, train_rows, device=device)
+    query_feats = visual_frame_features(model, frames, query_rows, device=device)
+    info: dict[str, Any] = {}
+    if kind == "nn-visual":
+        picked = nearest_rows(train_feats.mean(axis=1), query_feats.mean(axis=1))
+    else:
+        train_specs = waves_to_spectrograms(data.arrays["waves"][train_rows], audio)
+        targets = sound_features(train_specs, audio)
+        retrieval, losses = train_predicted_sound_retrieval(
+            train_feats, targets, epochs=epochs, seed=seed
+        )
+        picked = retrieval.rows(query_feats)
+        info["train_loss"] = [losses[0], losses[-1]]
+    neighbours = train_rows[picked]
+    specs = waves_to_spectrograms(data.arrays["waves"][neighbours], audio).numpy()
+    labels = data.column("material_id")
+    same = float((labels[neighbours] == labels[query_rows]).mean())
+    return RetrievedSounds(query_rows, neighbours, specs, same, info)

@@ -6,7 +6,10 @@ and real test clips, KL between each generated clip's posterior and its ground t
 recognition accuracy of the generated clips (and of the real ones, the ceiling), spectrogram
 MSE. `generate_clip_spectrograms` runs a trained `ImpactPipeline` on prepared 22-frame windows
 exactly as `synthesize` does for a video (visual latent -> nearest training physics -> diffusion),
-so a test clip is generated from its frames alone.
+so a test clip is generated from its frames alone; `generate_runs` does it once per seed, and
+`score_runs` scores every run against the same real clips, with the 95 % interval of the
+recognition ratio over videos (clips of one video are not independent); `evaluation_report`
+does that for rows of a prepared dataset and returns the report of `physfoley eval`.
 """
 
 from __future__ import annotations
@@ -17,9 +20,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from physfoley.audio.params import PHYSICS_KEYS
+from physfoley.config import AudioConfig
 from physfoley.errors import InputError
 from physfoley.evaluation import metrics
-from physfoley.evaluation.classifier import EvalClassifier
+from physfoley.evaluation.classifier import EvalClassifier, waves_to_spectrograms
+from physfoley.evaluation.report import build_report
+from physfoley.video.windows import resize_frames
 
 #: Metric keys of one scored run, in the order the report lists them.
 CLIP_METRICS = (
@@ -32,6 +39,12 @@ CLIP_METRICS = (
     "real_recognition_acc",
     "recognition_ratio",
 )
+
+
+def evenly_spaced(rows: np.ndarray, count: int) -> np.ndarray:
+    """At most `count` evenly spaced entries of `rows` [N] (all of them when count >= N)."""
+    rows = np.asarray(rows)
+    return rows[np.linspace(0, rows.size - 1, min(count, rows.size)).astype(np.int64)]
 
 
 def score_generated(
@@ -126,8 +139,6 @@ def generate_clip_spectrograms(
 
     Returns (Tensor[N, F, T] in [-1, 1], the retrieved neighbour clip ids [N]).
     """
-    from physfoley.pipeline import PHYSICS_FIELDS, _resize_frames
-
     rows = np.arange(int(windows.shape[0])) if rows is None else np.asarray(rows, dtype=np.int64)
     n = int(rows.size)
     if n == 0:
@@ -137,10 +148,10 @@ def generate_clip_spectrograms(
     for b, start in enumerate(range(0, n, batch_size)):
         batch = np.asarray(windows[rows[start : start + batch_size]])
         if batch.shape[-2] != pipeline.image_size:
-            batch = _resize_frames(batch, pipeline.image_size)
+            batch = resize_frames(batch, pipeline.image_size)
         nu, key = pipeline.encode_windows_and_keys(batch)
         found = pipeline.bank.lookup(key.float().cpu().numpy(), k=1)
-        physics = {k: v for k, v in found.values.items() if k in PHYSICS_FIELDS}
+        physics = {k: v for k, v in found.values.items() if k in PHYSICS_KEYS}
         mu = pipeline.physics_latent(physics)
         spec, _, _ = pipeline.sample_spectrograms(
             mu, nu, sampler=sampler, steps=steps, seed=seed * 1_000_003 + b
@@ -150,3 +161,132 @@ def generate_clip_spectrograms(
         if on_batch is not None:
             on_batch(len(batch))
     return torch.cat(specs), neighbours
+
+
+def generate_runs(
+    pipeline: Any,
+    windows: np.ndarray,
+    rows: np.ndarray,
+    seeds: list[int],
+    *,
+    sampler: str | None = None,
+    steps: int | None = None,
+    batch_size: int = 64,
+    on_batch: Callable[[int, int], None] | None = None,
+) -> list[torch.Tensor]:
+    """One generated set per seed: `generate_clip_spectrograms` of `rows` [N] with each seed.
+
+    on_batch(seed, clips) is called after each generated batch (for progress display).
+    Returns K = len(seeds) tensors [N, F, T].
+    """
+    runs = []
+    for seed in seeds:
+        report = None if on_batch is None else (lambda n, seed=seed: on_batch(seed, n))
+        specs, _ = generate_clip_spectrograms(
+            pipeline,
+            windows,
+            rows,
+            sampler=sampler,
+            steps=steps,
+            seed=seed,
+            batch_size=batch_size,
+            on_batch=report,
+        )
+        runs.append(specs)
+    return runs
+
+
+def score_runs(
+    classifier: EvalClassifier,
+    real_specs: torch.Tensor,
+    labels: np.ndarray,
+    videos: np.ndarray,
+    runs: list[torch.Tensor],
+    seeds: list[int],
+    *,
+    kid_subsets: int = 100,
+    kid_subset_size: int = 1000,
+    seed: int = 0,
+    device: str = "cpu",
+) -> tuple[list[dict[str, float]], tuple[float, float]]:
+    """`score_generated` of every run (KID subsets of run k drawn with seeds[k]) against the same
+    real clips, and the 95 % interval of the recognition ratio over videos.
+
+    real_specs : [N, F, T] the recorded clips; labels, videos : [N] their material ids and
+    videos; runs : K generated sets [N, F, T]. The interval is a cluster bootstrap
+    (`metrics.recognition_ratio_ci`, seeded by `seed`) of the per-clip correctness averaged
+    over the K runs. Returns (K metric dicts, (low, high)).
+    """
+    real_out = classifier.features(real_specs, device=device)
+    per_clip: list[dict[str, np.ndarray]] = [{} for _ in runs]
+    scored = [
+        score_generated(
+            classifier,
+            real_specs,
+            labels,
+            specs,
+            kid_subsets=kid_subsets,
+            kid_subset_size=kid_subset_size,
+            seed=run_seed,
+            real_outputs=real_out,
+            per_clip=clip_out,
+        )
+        for run_seed, specs, clip_out in zip(seeds, runs, per_clip, strict=True)
+    ]
+    low, high = metrics.recognition_ratio_ci(
+        np.stack([c["generated_correct"] for c in per_clip]),
+        per_clip[0]["real_correct"],
+        videos,
+        seed=seed,
+    )
+    return scored, (low, high)
+
+
+def evaluation_report(
+    classifier: EvalClassifier,
+    data: Any,
+    rows: np.ndarray,
+    runs: list[torch.Tensor],
+    seeds: list[int],
+    *,
+    audio: AudioConfig,
+    name: str,
+    settings: dict[str, Any],
+    kid_subsets: int = 100,
+    kid_subset_size: int = 1000,
+    seed: int = 0,
+    device: str = "cpu",
+) -> tuple[dict[str, Any], tuple[float, float]]:
+    """The evaluation report of K generated sets for `rows` [N] of a `PreparedData`.
+
+    Scores every run against the recorded clips of those rows (`score_runs`), adds the
+    recognition ratio's 95 % interval over videos to `settings`, and builds the report
+    (`report.build_report`: metrics as mean, std and values over the K seeds).
+    Returns (report, (low, high) of the interval).
+    """
+    # Clips of one video share its object: the ratio's interval resamples whole videos.
+    videos = data.column("video")[rows]
+    scored, (low, high) = score_runs(
+        classifier,
+        waves_to_spectrograms(data.arrays["waves"][rows], audio),
+        data.column("material_id")[rows],
+        videos,
+        runs,
+        seeds,
+        kid_subsets=kid_subsets,
+        kid_subset_size=kid_subset_size,
+        seed=seed,
+        device=device,
+    )
+    settings = {
+        **settings,
+        "recognition_ratio_ci95": [round(low, 4), round(high, 4)],
+        "recognition_ratio_ci": (
+            f"95 % cluster bootstrap over {np.unique(videos).size} videos (2000 resamples; "
+            "per-clip correctness averaged over the seeds)"
+        ),
+    }
+    report = build_report(
+        summarize_runs(scored), name=name, n_clips=int(rows.size), seeds=seeds, settings=settings
+    )
+    return report, (low, high)

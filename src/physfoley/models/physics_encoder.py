@@ -14,9 +14,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from physfoley.audio.params import PHYSICS_KEYS
 from physfoley.config import AudioConfig
-
-PHYSICS_KEYS = ("freq_hz", "power_db", "decay_db_per_s", "band_weight", "band_decay_db_per_s")
 
 
 def normalize_physics(

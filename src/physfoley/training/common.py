@@ -39,7 +39,7 @@ class TrainConfig:
     """Settings shared by every stage (YAML files override fields; unknown keys are errors)."""
 
     stage: str = ""
-    preset: str = "small"  # model preset (physfoley.models.factory.MODEL_PRESETS)
+    preset: str = "small"  # model preset (physfoley.config.MODEL_PRESETS)
     model: dict = field(default_factory=dict)  # overrides of the model preset
     data: str | None = None  # prepared dataset folder (the CLI's --data wins)
     seed: int = 0

@@ -5,7 +5,8 @@ log-spectrograms of the training clips with the configured objective (epsilon-pr
 eq. 10, with condition dropout for classifier-free guidance). The visual encoder of stage 2 is
 frozen, so nu of every training clip is computed once (and cached in OUT/cache). At the end the
 EMA weights go into a model directory OUT/model (config.json + model.safetensors) together with
-the PhysicsBank of the training clips (nu -> physics inputs), ready for `ImpactPipeline`.
+the PhysicsBank of the training clips (nu -> physics inputs, `build_physics_bank`), ready for
+`ImpactPipeline`.
 The spectrograms are divided by their RMS over the training set (`diffusion.data_scale` in the
 model config) so that the data has unit scale against the unit-variance noise.
 """
@@ -21,12 +22,21 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from physfoley.errors import InputError
+from physfoley.audio.params import PHYSICS_KEYS
+from physfoley.audio.spectrogram import log_spectrogram
+from physfoley.config import model_config
+from physfoley.data.datasets import PreparedData
+from physfoley.diffusion.objectives import make_objective
+from physfoley.diffusion.schedule import make_schedule
+from physfoley.errors import InputError, ModelError
+from physfoley.model_dir import save_model_dir
+from physfoley.models.factory import build_model
+from physfoley.models.physics_encoder import normalize_physics
+from physfoley.retrieval import PhysicsBank
 from physfoley.training import common as C
 from physfoley.training.visual import load_visual_run
 
 MODEL_DIR = "model"
-PHYSICS_KEYS = ("freq_hz", "power_db", "decay_db_per_s", "band_weight", "band_decay_db_per_s")
 
 
 class _Trainable(nn.Module):
@@ -48,9 +58,6 @@ def encode_clips(
 ) -> dict[str, np.ndarray]:
     """Per-clip training inputs for `rows`: "nu" [n, D] (frozen visual encoder), "spec"
     [n, F, T] normalised log-spectrogram, and the normalised physics inputs [n, K] / [n, M]."""
-    from physfoley.audio.spectrogram import log_spectrogram
-    from physfoley.models.physics_encoder import normalize_physics
-
     model.visual.eval()
     audio = model.cfg.audio
     out: dict[str, list] = {"nu": [], "spec": [], **{k: [] for k in PHYSICS_KEYS}}
@@ -96,10 +103,6 @@ def train_diffusion(
     force: bool = False,
 ) -> dict:
     """Train physics encoder + denoiser; write OUT/model (weights, config, physics bank)."""
-    from physfoley.diffusion.objectives import make_objective
-    from physfoley.diffusion.schedule import make_schedule
-    from physfoley.models.factory import build_model, model_config
-
     env = C.setup_distributed(device)
     try:
         model_cfg = model_config(cfg.preset, cfg.model)
@@ -193,14 +196,8 @@ def train_diffusion(
 
 
 def _save_final(model, cfg, data_path, model_dir: Path, env, summary: dict, *, force: bool) -> Path:
-    from physfoley.models.factory import save_model_dir
-
     def add_bank(tmp: Path) -> None:
         if not cfg.build_bank:
-            return
-        try:
-            from physfoley.pipeline import build_physics_bank
-        except ImportError:  # retrieval not installed: the model dir is still usable for training
             return
         bank = build_physics_bank(
             model, data_path, split="train", batch_size=cfg.infer_batch_size, device=env.device
@@ -223,4 +220,57 @@ def _save_final(model, cfg, data_path, model_dir: Path, env, summary: dict, *, f
     }
     return save_model_dir(
         model_dir, model, force=force, dtype=dtype, extra=extra, before_commit=add_bank
+    )
+
+
+@torch.no_grad()
+def build_physics_bank(
+    model,
+    prepared_dir: str | os.PathLike,
+    *,
+    split: str = "train",
+    metric: str = "l2",
+    index: str = "flat",
+    batch_size: int = 64,
+    device: str | torch.device = "cpu",
+) -> PhysicsBank:
+    """Build the PhysicsBank of a trained model from a prepared dataset's `split`.
+
+    Keys are the model's visual latents nu of each clip's 22-frame window (computed in batches),
+    values the clip's physics inputs (`PHYSICS_KEYS`), clip ids "VIDEO@TIMEs" and materials
+    from index.csv. Save it into the model directory with `bank.save(model_dir)`.
+    """
+    data = PreparedData.open(prepared_dir)
+    rows = data.indices(split)
+    if rows.size == 0:
+        raise InputError(f"{prepared_dir} has no {split!r} clips to build a physics bank from")
+    model = model.to(device).eval()
+    frames = data.arrays["frames"]
+    keys = []
+    for start in range(0, rows.size, batch_size):
+        batch = np.ascontiguousarray(frames[rows[start : start + batch_size]])
+        key = model.retrieval_key(torch.from_numpy(batch).to(device))
+        keys.append(key.float().cpu().numpy())
+    values: dict[str, np.ndarray] = {
+        k: np.asarray(data.arrays[k][rows], dtype=np.float32)
+        for k in PHYSICS_KEYS
+        if k in data.arrays
+    }
+    if set(values) != set(PHYSICS_KEYS):
+        missing = sorted(set(PHYSICS_KEYS) - set(values))
+        raise ModelError(
+            f"{prepared_dir} lacks {', '.join(missing)}; fit the residual parameters first"
+        )
+    # A neighbour is reported as VIDEO@TIME (e.g. "synthhits_00042@3.468s"), which says where
+    # to find and hear the training sound that lent its physics.
+    clip_ids = [f"{data.index[r]['video']}@{float(data.index[r]['time_s']):.3f}s" for r in rows]
+    materials = [data.index[r]["material"] for r in rows]
+    return PhysicsBank.build(
+        np.concatenate(keys),
+        values,
+        clip_ids=clip_ids,
+        materials=materials,
+        metric=metric,
+        index=index,
+        extra={"prepared": str(Path(prepared_dir).name), "split": split},
     )

@@ -18,21 +18,25 @@ import numpy as np
 import torch
 
 from physfoley.atomic import write_text_atomic
+from physfoley.audio.losses import mrstft_loss
+from physfoley.audio.params import MODE_KEYS
+from physfoley.audio.residual import ResidualSynth
+from physfoley.audio.spectrogram import log_spectrogram, peak_normalize
+from physfoley.audio.synthesis import modal_synthesis
+from physfoley.config import config_from_dict, model_config
+from physfoley.errors import InputError
+from physfoley.models.factory import build_residual_encoder
 from physfoley.training import common as C
 
 WEIGHTS = "residual_encoder.safetensors"
 INFO = "residual.json"
 
 
-def _batch(data, rows: np.ndarray, audio, device):
-    from physfoley.audio.modal import modal_synthesis
-    from physfoley.audio.spectrogram import log_spectrogram, peak_normalize
-
+def residual_batch(data, rows: np.ndarray, audio, device):
+    """(log-spectrogram [B, F, T], peak-normalised modal synthesis [B, S], peak-normalised clip
+    [B, S]) of prepared-data `rows` [B], on `device`: one batch of the residual stage."""
     wave = peak_normalize(torch.from_numpy(np.asarray(data.arrays["waves"][rows], np.float32)))
-    params = [
-        torch.from_numpy(np.asarray(data.arrays[k][rows], np.float32))
-        for k in ("freq_hz", "power_db", "decay_db_per_s")
-    ]
+    params = [torch.from_numpy(np.asarray(data.arrays[k][rows], np.float32)) for k in MODE_KEYS]
     with torch.no_grad():
         modal = peak_normalize(modal_synthesis(*params, audio.sample_rate, audio.num_samples))
     spec = log_spectrogram(wave, audio)
@@ -49,11 +53,6 @@ def train_residual(
     progress: bool = False,
 ) -> dict:
     """Train the residual encoder; returns a summary dict (steps, final loss, files written)."""
-    from physfoley.audio.losses import mrstft_loss
-    from physfoley.audio.residual import ResidualSynth
-    from physfoley.audio.spectrogram import peak_normalize
-    from physfoley.models.factory import build_residual_encoder, model_config
-
     env = C.setup_distributed(device)
     try:
         model_cfg = model_config(cfg.preset, cfg.model)
@@ -84,7 +83,7 @@ def train_residual(
         while step < cfg.max_steps:
             for group in opt.param_groups:
                 group["lr"] = C.lr_at(step, cfg)
-            spec, modal, target = _batch(
+            spec, modal, target = residual_batch(
                 data, C.batch_rows(rows, cfg.batch_size, step, cfg.seed, env), audio, env.device
             )
             weight, decay = net(spec)
@@ -135,8 +134,6 @@ def predict_band_params(
     encoder, waves: np.ndarray, audio, *, batch_size: int = 64, device="cpu"
 ) -> tuple[np.ndarray, np.ndarray]:
     """waves: [N, num_samples] -> (band_weight [N, M], band_decay_db_per_s [N, M]) float32."""
-    from physfoley.audio.spectrogram import log_spectrogram
-
     encoder = encoder.to(device).eval()
     weights, decays = [], []
     for start in range(0, len(waves), batch_size):
@@ -168,9 +165,6 @@ def load_residual_run(run_dir: str | os.PathLike):
     Reads RUN/residual.json (model config) and RUN/residual_encoder.safetensors.
     """
     from safetensors.torch import load_file
-
-    from physfoley.errors import InputError
-    from physfoley.models.factory import build_residual_encoder, config_from_dict
 
     run = Path(run_dir)
     if not (run / INFO).is_file() or not (run / WEIGHTS).is_file():

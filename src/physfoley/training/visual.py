@@ -17,6 +17,10 @@ import torch
 import torch.nn.functional as F
 
 from physfoley.atomic import write_text_atomic
+from physfoley.config import model_config
+from physfoley.errors import InputError
+from physfoley.models.factory import build_visual_encoder, window_view
+from physfoley.models.visual_encoder import segment_indices
 from physfoley.training import common as C
 
 WEIGHTS = "visual_encoder.safetensors"
@@ -53,9 +57,6 @@ def evaluate_visual(
 ) -> float:
     """Material accuracy of `encoder` on `rows` (segment-centre frames of each window, cropped
     as `visual_cfg` (a `VisualConfig`) says; whole frames when it is None)."""
-    from physfoley.models.factory import window_view
-    from physfoley.models.visual_encoder import segment_indices
-
     encoder.eval()
     correct = 0
     frames = data.arrays["frames"]
@@ -81,9 +82,6 @@ def train_visual(
     progress: bool = False,
 ) -> dict:
     """Train the visual encoder; returns a summary (steps, train/test accuracy, files)."""
-    from physfoley.models.factory import build_visual_encoder, model_config, window_view
-    from physfoley.models.visual_encoder import segment_indices
-
     env = C.setup_distributed(device)
     try:
         model_cfg = model_config(cfg.preset, cfg.model)
@@ -179,8 +177,6 @@ def train_visual(
 def load_visual_run(run_dir: str | os.PathLike, model_cfg) -> dict[str, torch.Tensor]:
     """Weights of a finished visual stage, checked against `model_cfg.visual`."""
     from safetensors.torch import load_file
-
-    from physfoley.errors import InputError
 
     run = Path(run_dir)
     info_path, weights = run / INFO, run / WEIGHTS

@@ -167,8 +167,3 @@ def read_video(
         duration_s=duration,
         has_audio=has_audio,
     )
-
-
-def frame_index_at(times_s: np.ndarray, t: float) -> int:
-    """Index of the frame whose presentation time is nearest to `t` seconds."""
-    return int(np.argmin(np.abs(np.asarray(times_s) - t)))

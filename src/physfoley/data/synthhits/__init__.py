@@ -4,15 +4,9 @@
 `generate_dataset` writes many in parallel, deterministically per seed. See docs/synthhits.md.
 """
 
-from physfoley.data.synthhits.generate import (
-    FORMAT_VERSION,
-    FPS,
-    SAMPLE_RATE,
-    generate_dataset,
-    generate_video,
-    video_name,
-)
+from physfoley.data.synthhits.generate import generate_dataset, generate_video, video_name
 from physfoley.data.synthhits.materials import MATERIALS
+from physfoley.data.synthhits.spec import FORMAT_VERSION, FPS, SAMPLE_RATE
 
 __all__ = [
     "FORMAT_VERSION",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from physfoley.data.greatest_hits import MATERIALS  # the paper's order, one definition
+from physfoley.materials import MATERIALS  # the paper's order, one definition
 
 
 @dataclass(frozen=True)

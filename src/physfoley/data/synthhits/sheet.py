@@ -17,8 +17,10 @@ import cv2
 import numpy as np
 
 from physfoley.atomic import atomic_path, check_output_path
-from physfoley.data.synthhits.generate import SAMPLE_RATE, generate_video
+from physfoley.data.synthhits.generate import generate_video
 from physfoley.data.synthhits.materials import MATERIALS
+from physfoley.data.synthhits.spec import SAMPLE_RATE
+from physfoley.video.io import read_video
 
 CELL = 112
 
@@ -45,8 +47,6 @@ def contact_sheet(
     import librosa
     import matplotlib.pyplot as plt
     import soundfile as sf
-
-    from physfoley.video.io import read_video
 
     frames_path = Path(path)
     spec_path = frames_path.with_name(frames_path.stem + "_spectrograms.png")

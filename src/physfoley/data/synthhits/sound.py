@@ -8,10 +8,13 @@ The object answers with its modes (impulse response sum_k A_k e^(-sigma_k t) sin
 A_k = shape_k^2 / modal mass * radiation efficiency), convolved with the force. Scratches
 drive the same modes with friction noise (stick-slip pulses + rough-surface noise). The room
 is a statistical impulse response (direct path, a few early reflections, exponentially
-decaying noise with a frequency-dependent RT60), and the microphone adds pink noise and hum.
+decaying noise with a frequency-dependent RT60), and the microphone adds pink noise and hum. `sample_striker` draws the drumstick of a video
+(step 1 of `generate.generate_video`); the soundtrack step calls the rest per event.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import signal
@@ -22,6 +25,17 @@ STRIKER_YOUNGS_PA = 12e9  # hickory drumstick
 POISSON = 0.3
 SPEED_OF_SOUND_M_S = 343.0
 _BLOCK = 1024
+# the drumstick that `sample_striker` draws
+STRIKER_MASS_KG = (0.03, 0.2)  # log-uniform
+STRIKER_TIP_RADIUS_M = (0.004, 0.009)
+STRIKER_REFERENCE_MASS_KG = 0.06  # a usual drumstick; lighter ones ring higher
+STRIKER_RING_F1_HZ = (250, 500)  # first ring mode at the reference mass
+STRIKER_RING_MASS_EXPONENT = 0.15
+STRIKER_RING_RATIOS = (1.0, 2.76, 5.40, 8.93)  # free-free beam modes
+STRIKER_RING_LEVEL = 0.04
+STRIKER_RING_DECAY_PER_S = (80, 250)  # fast: the hand damps the stick
+STRIKER_CLICK_LEVEL = (0.05, 0.3)  # acceleration noise, relative to the hit's peak
+STICK_LENGTH_M = 0.4  # drumstick length
 
 
 def hertz_contact_time(
@@ -300,3 +314,49 @@ def mode_table(
         "power_db": [round(float(x), 3) for x in power],
         "decay_db_per_s": [round(float(x) * DB_PER_NEPER, 3) for x in decay_per_s],
     }
+
+
+@dataclass(frozen=True)
+class Striker:
+    """The drumstick's physics: what it sounds like on contact and on its own."""
+
+    mass_kg: float
+    tip_radius_m: float
+    ring_freq_hz: np.ndarray  # [4] the stick's own brief ring
+    ring_amplitude: np.ndarray  # [4]
+    ring_decay_per_s: np.ndarray  # [4]
+    click_level: float
+
+    @property
+    def ring(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(freq_hz, amplitude, decay_per_s), as `strike` takes it."""
+        return self.ring_freq_hz, self.ring_amplitude, self.ring_decay_per_s
+
+
+def sample_striker(rng: np.random.Generator) -> Striker:
+    """A drumstick: log-uniform mass; its ring's pitch falls with its mass."""
+    lo, hi = STRIKER_MASS_KG
+    mass_kg = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+    f1 = (
+        rng.uniform(*STRIKER_RING_F1_HZ)
+        * (STRIKER_REFERENCE_MASS_KG / mass_kg) ** STRIKER_RING_MASS_EXPONENT
+    )
+    ring_freq_hz = f1 * np.array(STRIKER_RING_RATIOS)
+    ring_amplitude = (
+        STRIKER_RING_LEVEL
+        * 2
+        * np.pi
+        * ring_freq_hz
+        / (mass_kg / 4)  # a quarter of the stick's mass moves in each mode
+        * radiation_efficiency(ring_freq_hz, STICK_LENGTH_M)
+    )
+    tip_radius_m = float(rng.uniform(*STRIKER_TIP_RADIUS_M))
+    ring_decay_per_s = rng.uniform(*STRIKER_RING_DECAY_PER_S, len(STRIKER_RING_RATIOS))
+    return Striker(
+        mass_kg=mass_kg,
+        tip_radius_m=tip_radius_m,
+        ring_freq_hz=ring_freq_hz,
+        ring_amplitude=ring_amplitude,
+        ring_decay_per_s=ring_decay_per_s,
+        click_level=float(rng.uniform(*STRIKER_CLICK_LEVEL)),
+    )

@@ -1,0 +1,120 @@
+"""Writing what the flow produces: the soundtrack, the muxed video, and a result's JSON form.
+
+The last step of the flow (`ImpactPipeline.synthesize` -> `SynthesisResult` -> files) is shared
+by `physfoley synthesize` and `physfoley demo`: `check_soundtrack_outputs` refuses bad paths
+before any work, `write_soundtrack` muxes the new soundtrack into a copy of the video and then
+writes the audio file, removing the video again when the audio write fails (so a failure leaves
+no half of the output behind), and `result_json` is the one JSON form of a result. The arrays
+that `physfoley eval` saves for re-scoring go through `write_npz`, atomically.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from physfoley.atomic import atomic_path, check_output_path
+from physfoley.audio.io import write_audio
+from physfoley.errors import InputError
+from physfoley.video.mux import mux_audio
+
+if TYPE_CHECKING:
+    from physfoley.pipeline import SynthesisResult
+
+#: Audio files a soundtrack can be written as.
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
+#: Containers a soundtrack can be muxed into (the picture is copied, not re-encoded).
+VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv")
+
+
+def check_soundtrack_outputs(
+    video: str | os.PathLike,
+    audio_out: str | os.PathLike,
+    video_out: str | os.PathLike | None = None,
+    *,
+    force: bool = False,
+) -> tuple[Path, Path | None]:
+    """Check the input video and the output paths before any work; returns (audio, video) paths.
+
+    Raises `InputError` when `video` is not a file, an output exists without `force`, a suffix
+    is not one of `AUDIO_SUFFIXES` / `VIDEO_SUFFIXES`, or `video_out` is the input itself.
+    """
+    if not Path(video).is_file():
+        raise InputError(f"{video} does not exist or is not a file")
+    audio_path = check_output_path(audio_out, force=force)
+    if audio_path.suffix.lower() not in AUDIO_SUFFIXES:
+        raise InputError(
+            f"unsupported audio extension {audio_path.suffix!r}; use .wav, .flac or .ogg"
+        )
+    video_path = None
+    if video_out:
+        video_path = check_output_path(video_out, force=force)
+        if video_path.suffix.lower() not in VIDEO_SUFFIXES:
+            raise InputError(f"unsupported video extension {video_path.suffix!r}; use .mp4 or .mkv")
+        if video_path.resolve() == Path(video).resolve():
+            raise InputError("--video-out must differ from the input video")
+    return audio_path, video_path
+
+
+def write_soundtrack(
+    audio: np.ndarray,
+    sample_rate: int,
+    audio_out: str | os.PathLike,
+    *,
+    video: str | os.PathLike | None = None,
+    video_out: str | os.PathLike | None = None,
+    force: bool = False,
+) -> None:
+    """Write `audio` [N] (mono, at `sample_rate` Hz) to `audio_out`, and, with `video_out`, into
+    a copy of `video` whose picture is kept and whose soundtrack is replaced.
+
+    The video is muxed first (a codec its container cannot hold fails there, before any audio
+    file exists); if the audio write then fails, the muxed video is removed again.
+    """
+    if video_out is not None:
+        if video is None:
+            raise InputError("a muxed video needs the input video")
+        mux_audio(video, audio, sample_rate, video_out, force=force)
+    try:
+        write_audio(audio_out, audio, sample_rate, force=force)
+    except Exception:
+        if video_out is not None:
+            Path(video_out).unlink(missing_ok=True)
+        raise
+
+
+def result_json(result: SynthesisResult, *, sample_rate: bool = True) -> dict[str, Any]:
+    """The JSON form of a `SynthesisResult`: duration_s, sample_rate, sampler, steps, normalized
+    and one {time_s, neighbour, neighbour_material} per impact, in that order.
+
+    sample_rate : False leaves the sample rate out (the demo's summary has never carried it).
+    """
+    doc: dict[str, Any] = {"duration_s": result.duration_s}
+    if sample_rate:
+        doc["sample_rate"] = result.sample_rate
+    doc.update(
+        sampler=result.sampler,
+        steps=result.steps,
+        normalized=result.normalized,
+        impacts=[
+            {
+                "time_s": imp.time_s,
+                "neighbour": imp.neighbour,
+                "neighbour_material": imp.neighbour_material,
+            }
+            for imp in result.impacts
+        ],
+    )
+    return doc
+
+
+def write_npz(path: str | os.PathLike, *, force: bool = False, **arrays: np.ndarray) -> Path:
+    """`np.savez` of `arrays` to `path`, written to a temp file and renamed (atomic)."""
+    path = Path(path)
+    with atomic_path(path, force=force) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+    return path
