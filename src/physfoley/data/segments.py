@@ -30,7 +30,7 @@ import numpy as np
 from physfoley.atomic import atomic_path, write_text_atomic
 from physfoley.audio.mel import log_mel
 from physfoley.data.greatest_hits import VideoEntry, discover_videos, read_audio, read_times
-from physfoley.data.prepare import split_videos
+from physfoley.data.parts import split_videos
 from physfoley.errors import InputError, PhysfoleyError
 from physfoley.soundtrack_config import SoundtrackConfig, get_soundtrack_preset, nearest_frames
 from physfoley.video.io import read_video
