@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
+
+import torch
 
 from physfoley.data.segments import SegmentOptions, prepare_segments
 from physfoley.data.synthhits import generate_video, video_name
+from physfoley.models.soundtrack_factory import build_network, network_config
+from physfoley.soundtrack_config import get_soundtrack_preset
+from physfoley.soundtrack_dir import write_model_dir
 
 #: Network overrides that keep every soundtrack stage at a fraction of a second per step.
 TINY_NETS = {
@@ -29,3 +35,22 @@ def make_segments(root: Path, **kwargs) -> Path:
     raw = make_synthhits(root / "raw", **kwargs)
     prepare_segments(raw, root / "seg", SegmentOptions(preset="small", test_fraction=0.25))
     return root / "seg"
+
+
+def tiny_model_dir(path: Path, *, classifier: bool = True) -> Path:
+    """A complete diff-foley model directory of tiny random networks (3 DDIM steps)."""
+    torch.manual_seed(0)
+    sound = get_soundtrack_preset("small")
+    parts = {}
+    for part in ("vae", "cavp", "ldm", "align")[: 4 if classifier else 3]:
+        cfg = network_config(part, "small", TINY_NETS[part], context_dim=16)
+        net = build_network(part, cfg, sound)
+        extra = {"scale_factor": 1.5} if part == "vae" else {}
+        parts[part] = (net.state_dict(), {**dataclasses.asdict(cfg), **extra})
+    sampling = {
+        "sampler": "ddim",
+        "steps": 3,
+        "cfg_scale": 2.0,
+        "cg_scale": 5.0 if classifier else 0,
+    }
+    return write_model_dir(path, soundtrack=sound, parts=parts, extra={"sampling": sampling})

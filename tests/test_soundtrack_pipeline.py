@@ -2,42 +2,19 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import numpy as np
 import pytest
-import torch
-from _soundtrack_data import TINY_NETS, make_synthhits
+from _soundtrack_data import make_synthhits, tiny_model_dir
 
 from physfoley.errors import InputError, ModelError
-from physfoley.models.soundtrack_factory import build_network, network_config
-from physfoley.soundtrack_config import get_soundtrack_preset
-from physfoley.soundtrack_dir import write_model_dir
 from physfoley.soundtrack_pipeline import SoundtrackPipeline, crossfade, window_starts
-
-
-def _model_dir(path, *, classifier: bool = True):
-    torch.manual_seed(0)
-    sound = get_soundtrack_preset("small")
-    parts = {}
-    for part in ("vae", "cavp", "ldm", "align")[: 4 if classifier else 3]:
-        cfg = network_config(part, "small", TINY_NETS[part], context_dim=16)
-        net = build_network(part, cfg, sound)
-        extra = {"scale_factor": 1.5} if part == "vae" else {}
-        parts[part] = (net.state_dict(), {**dataclasses.asdict(cfg), **extra})
-    sampling = {
-        "sampler": "ddim",
-        "steps": 3,
-        "cfg_scale": 2.0,
-        "cg_scale": 5.0 if classifier else 0,
-    }
-    return write_model_dir(path, soundtrack=sound, parts=parts, extra={"sampling": sampling})
 
 
 @pytest.fixture(scope="module")
 def pipe(tmp_path_factory):
-    return SoundtrackPipeline.from_pretrained(_model_dir(tmp_path_factory.mktemp("m") / "model"))
+    return SoundtrackPipeline.from_pretrained(tiny_model_dir(tmp_path_factory.mktemp("m") / "model"))
 
 
 def test_windows_cover_the_timeline_with_overlap():
@@ -95,11 +72,11 @@ def test_wrong_family_corrupt_or_classifier_less_models(tmp_path):
     (per_impact / "config.json").write_text(json.dumps({"name": "small"}))
     with pytest.raises(ModelError, match="per-impact"):
         SoundtrackPipeline.from_pretrained(per_impact)
-    broken = _model_dir(tmp_path / "broken")
+    broken = tiny_model_dir(tmp_path / "broken")
     (broken / "ldm.safetensors").write_bytes(b"not weights")
     with pytest.raises(ModelError, match="ldm"):
         SoundtrackPipeline.from_pretrained(broken)
-    plain = SoundtrackPipeline.from_pretrained(_model_dir(tmp_path / "plain", classifier=False))
+    plain = SoundtrackPipeline.from_pretrained(tiny_model_dir(tmp_path / "plain", classifier=False))
     frames = np.zeros((10, 64, 64, 3), np.uint8)
     with pytest.raises(InputError, match="cg-scale"):
         plain.synthesize_frames(frames, np.arange(10) / 30, 0.33, cg_scale=1.0)

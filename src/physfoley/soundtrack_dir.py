@@ -23,12 +23,12 @@ import torch
 from torch import nn
 
 from physfoley.errors import ModelError, OutputExistsError
+from physfoley.model_dir import CONFIG_FILE, DIFF_FOLEY, model_family, read_model_doc
 from physfoley.models.soundtrack_factory import network_from_dict
 from physfoley.soundtrack_config import SoundtrackConfig
 
-FAMILY = "diff-foley"
+FAMILY = DIFF_FOLEY
 FORMAT_VERSION = 1
-CONFIG_FILE = "config.json"
 
 
 def part_file(part: str) -> str:
@@ -73,22 +73,24 @@ def write_model_dir(
 
 
 def read_config(model_dir: str | os.PathLike) -> dict[str, Any]:
-    """config.json of a soundtrack model directory; `ModelError` when missing or of another family."""
-    path = Path(model_dir) / CONFIG_FILE
-    if not Path(model_dir).is_dir():
-        raise ModelError(f"model directory {model_dir} does not exist")
-    try:
-        doc = json.loads(path.read_text())
-    except (OSError, ValueError) as err:
-        raise ModelError(f"{path} is missing or not valid JSON ({type(err).__name__})") from None
-    family = doc.get("family", "per-impact")
+    """config.json of a soundtrack model directory; `ModelError` (one line) when it is missing,
+    corrupt, of another family or lacks its parts (the shared checks: `model_dir.read_model_doc`)."""
+    doc = read_model_doc(model_dir)
+    family = model_family(doc)
     if family != FAMILY:
         raise ModelError(
             f"{model_dir} is a {family!r} model, not a {FAMILY!r} one; "
             "load it with the per-impact pipeline"
         )
-    if not isinstance(doc.get("parts"), dict) or "soundtrack" not in doc:
-        raise ModelError(f"{path} lacks 'parts' or 'soundtrack'; the model directory is corrupt")
+    if doc.get("format_version") != FORMAT_VERSION:
+        raise ModelError(
+            f"{model_dir} has soundtrack model format {doc.get('format_version')}; "
+            f"this physfoley reads {FORMAT_VERSION}"
+        )
+    if not isinstance(doc.get("parts"), dict) or not isinstance(doc.get("soundtrack"), dict):
+        raise ModelError(
+            f"{Path(model_dir) / CONFIG_FILE} lacks 'parts' or 'soundtrack'; the model directory is corrupt"
+        )
     return doc
 
 
