@@ -37,8 +37,9 @@ def make_segments(root: Path, **kwargs) -> Path:
     return root / "seg"
 
 
-def tiny_model_dir(path: Path, *, classifier: bool = True) -> Path:
-    """A complete diff-foley model directory of tiny random networks (3 DDIM steps)."""
+def tiny_model_dir(path: Path, *, classifier: bool = True, evaluation: bool = False) -> Path:
+    """A complete diff-foley model directory of tiny random networks (3 DDIM steps); with
+    `evaluation` it is marked as an evaluation alignment classifier (vae, cavp, align)."""
     torch.manual_seed(0)
     sound = get_soundtrack_preset("small")
     parts = {}
@@ -53,4 +54,5 @@ def tiny_model_dir(path: Path, *, classifier: bool = True) -> Path:
         "cfg_scale": 2.0,
         "cg_scale": 5.0 if classifier else 0,
     }
-    return write_model_dir(path, soundtrack=sound, parts=parts, extra={"sampling": sampling})
+    extra = {"evaluation": True} if evaluation else {"sampling": sampling}
+    return write_model_dir(path, soundtrack=sound, parts=parts, extra=extra)

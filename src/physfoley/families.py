@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from physfoley.errors import ModelError
+from physfoley.errors import InputError, ModelError
 from physfoley.model_dir import DIFF_FOLEY, PER_IMPACT, model_dir_family
 from physfoley.pipeline import DEFAULT_MODEL_DIR, ImpactPipeline
 from physfoley.soundtrack_pipeline import SoundtrackPipeline
@@ -58,3 +58,30 @@ def load_pipeline(
     if family == PER_IMPACT:
         return ImpactPipeline.from_pretrained(path, device=device)
     raise ModelError(f"{path} holds a {family!r} model, which no pipeline loads")
+
+
+def sampling_options(
+    pipe: ImpactPipeline | SoundtrackPipeline,
+    *,
+    steps: int | None = None,
+    sampler: str | None = None,
+    guidance: float | None = None,
+    cg_scale: float | None = None,
+) -> dict[str, object]:
+    """The keyword options of `pipe.synthesize*` for the CLI's sampling flags, by family:
+    `guidance` S is classifier-free guidance (diff-foley: omega = S - 1), `cg_scale` the
+    alignment-classifier scale (diff-foley only). Unset flags are left to the model's defaults."""
+    if steps is not None and steps < 1:
+        raise InputError("--steps must be at least 1")
+    if isinstance(pipe, SoundtrackPipeline):
+        if guidance is not None and guidance < 0:
+            raise InputError("--guidance must be >= 0 (1 = conditional only, 0 = unconditional)")
+        if cg_scale is not None and cg_scale < 0:
+            raise InputError("--cg-scale must be >= 0")
+        opts = {"steps": steps, "sampler": sampler, "cg_scale": cg_scale}
+        opts["cfg_scale"] = None if guidance is None else guidance - 1.0
+    else:
+        if cg_scale is not None:
+            raise InputError("--cg-scale needs a diff-foley model; drop it for per-impact models")
+        opts = {"steps": steps, "sampler": sampler, "guidance": guidance}
+    return {k: v for k, v in opts.items() if v is not None}

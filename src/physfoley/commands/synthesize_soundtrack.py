@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from physfoley.errors import InputError
+from physfoley.families import sampling_options
 from physfoley.outputs import soundtrack_json, write_soundtrack
 from physfoley.soundtrack_pipeline import SoundtrackPipeline
 
@@ -44,18 +45,9 @@ def run_soundtrack(
     args: argparse.Namespace, pipe: SoundtrackPipeline, audio_out: Path, video_out: Path | None
 ) -> int:
     """Generate, write (and mux) the soundtrack of args.video; print JSON or a summary."""
-    if args.guidance is not None and args.guidance < 0:
-        raise InputError("--guidance must be >= 0 (1 = conditional only, 0 = unconditional)")
-    if args.cg_scale is not None and args.cg_scale < 0:
-        raise InputError("--cg-scale must be >= 0")
-    result = pipe.synthesize(
-        args.video,
-        sampler=args.sampler,
-        steps=args.steps,
-        cfg_scale=None if args.guidance is None else args.guidance - 1.0,
-        cg_scale=args.cg_scale,
-        seed=0 if args.seed is None else args.seed,
-    )
+    options = sampling_options(pipe, steps=args.steps, sampler=args.sampler,
+                               guidance=args.guidance, cg_scale=args.cg_scale)  # fmt: skip
+    result = pipe.synthesize(args.video, seed=0 if args.seed is None else args.seed, **options)
     write_soundtrack(
         result.wave,
         result.sample_rate,

@@ -6,6 +6,11 @@ same video shifted in time by at least `min_shift_s` (25 %, y = 0) and E_v of an
 (25 %, y = 0). The VAE and CAVP are frozen (OUT/../vae/model and OUT/../cavp/model unless
 vae_dir / cavp_dir say otherwise). Accuracy on held-out videos is reported per pair kind, on
 clean latents and over uniform t. Writes OUT/model (part "align").
+
+With `clean_only: true` the same stage trains the *evaluation* alignment classifier of Align
+Acc (`physfoley eval soundtrack --align-classifier`): clean latents only (t = 0), its own seed
+and weights, and OUT/model bundles the frozen vae and cavp it reads, so it scores any
+soundtrack on its own and never shares weights with the guidance classifier.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import torch.nn.functional as F
 
 from physfoley.diffusion.guidance import alphas_cumprod, q_sample
 from physfoley.models.soundtrack_factory import build_network, network_config
-from physfoley.soundtrack_dir import write_model_dir
+from physfoley.soundtrack_dir import load_state, write_model_dir
 from physfoley.training import common as C
 from physfoley.training.soundtrack_common import (
     AlignTrainConfig,
@@ -122,7 +127,7 @@ def train_align(
         sound = data.cfg
         out = C.prepare_out_dir(out_dir, resume, cfg) if env.is_main else Path(out_dir)
         C.barrier(env)
-        vae, cavp, scale, _ = load_frozen(
+        vae, cavp, scale, docs = load_frozen(
             stage_dir(cfg.vae_dir, out_dir, "vae"),
             stage_dir(cfg.cavp_dir, out_dir, "cavp"),
             sound,
@@ -142,9 +147,10 @@ def train_align(
             z0 = torch.from_numpy(z0).to(env.device)
             t = torch.randint(0, len(abar), (len(items),), generator=gen).to(env.device)
             noise = torch.randn(z0.shape, generator=gen).to(env.device)
-            logits = net(
-                q_sample(z0, t, noise, abar), t, {"video": torch.from_numpy(ev).to(env.device)}
-            )
+            if cfg.clean_only:
+                t = torch.zeros_like(t)
+            z_t = z0 if cfg.clean_only else q_sample(z0, t, noise, abar)
+            logits = net(z_t, t, {"video": torch.from_numpy(ev).to(env.device)})
             target = torch.from_numpy(labels).to(env.device)
             acc = ((logits > 0).float() == target).float().mean()
             return {"loss": F.binary_cross_entropy_with_logits(logits, target), "acc": acc}
@@ -177,11 +183,16 @@ def train_align(
                 )
             summary.update(metrics)
             part = {**dataclasses.asdict(net_cfg), "metrics": metrics}
+            parts = {"align": (classifier.state_dict(), part)}
+            if cfg.clean_only:  # the evaluation classifier carries the encoders it reads
+                for name in ("vae", "cavp"):
+                    src = stage_dir(getattr(cfg, f"{name}_dir"), out_dir, name)
+                    parts[name] = (load_state(src, name), docs[name]["parts"][name])
             write_model_dir(
                 out / MODEL_DIR,
                 soundtrack=sound,
-                parts={"align": (classifier.state_dict(), part)},
-                extra={"training": {"align": summary}},
+                parts=parts,
+                extra={"training": {"align": summary}, "evaluation": cfg.clean_only},
                 force=True,
             )
             summary["model_dir"] = str(out / MODEL_DIR)

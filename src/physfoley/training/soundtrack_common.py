@@ -55,6 +55,9 @@ class AlignTrainConfig(C.TrainConfig):
     cavp_dir: str | None = None  # default OUT/../cavp/model
     min_shift_s: float = 0.3  # temporally shifted pairs move by at least this much
     eval_segments: int = 128
+    # True: the *evaluation* classifier of Align Acc (clean latents only, t = 0; its model dir
+    # bundles the frozen vae and cavp it reads), not the noisy-latent one of double guidance
+    clean_only: bool = False
 
 
 @dataclass(frozen=True)
