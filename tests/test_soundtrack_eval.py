@@ -38,7 +38,9 @@ def test_onset_row_counts_precision_recall_and_f1():
         a = int(t * 16000)
         wave[a : a + 800] = np.sin(np.arange(800) * 0.3) * np.exp(-np.arange(800) / 200)
     row = onset_row(wave, np.array([0.5, 1.2]))
-    assert row["onset_acc"] == 1.0 and row["onset_f1"] == pytest.approx(row["onset_precision"] * 2 / (row["onset_precision"] + 1))
+    assert row["onset_acc"] == 1.0 and row["onset_f1"] == pytest.approx(
+        row["onset_precision"] * 2 / (row["onset_precision"] + 1)
+    )
     miss = onset_row(wave, np.array([0.5, 1.2, 1.7]))
     assert miss["onset_acc"] == pytest.approx(2 / 3) and miss["onset_f1"] < row["onset_f1"]
 
@@ -53,7 +55,11 @@ def test_eval_soundtrack_reports_every_metric_per_seed(setup, tmp_path, capsys):
     doc = json.loads(capsys.readouterr().out)
     assert doc == json.loads(out.read_text())
     assert doc["family"] == "diff-foley" and doc["n_videos"] == 2 and doc["seeds"] == [0, 1]
-    assert len(doc["per_seed"]) == 2 and doc["options"] == {"steps": 2, "cfg_scale": 0.0, "cg_scale": 0.0}
+    assert len(doc["per_seed"]) == 2 and doc["options"] == {
+        "steps": 2,
+        "cfg_scale": 0.0,
+        "cg_scale": 0.0,
+    }
     for key in ("onset_acc", "onset_ap", "onset_f1", "align_acc", "is", "kl", "fid"):
         assert np.isfinite(doc["mean"][key]) and key in doc["std"]
     assert 0 <= doc["mean"]["align_acc"] <= 1 and doc["per_seed"][0]["align_windows"] == 2

@@ -13,6 +13,7 @@ from _soundtrack_data import TINY_NETS, make_segments
 from safetensors.torch import load_file
 
 from physfoley.cli import main
+from physfoley.evaluation.soundtrack_eval import AlignScorer
 from physfoley.soundtrack_dir import FAMILY, read_config
 
 STAGE_SETTINGS = {
@@ -68,6 +69,12 @@ def test_every_stage_trains_and_resumes_exactly(segments, tmp_path, capsys):
     assert {"semantic_r1", "temporal_r1", "frame_r1"} <= set(summary["cavp"])
     assert "acc_clean_shifted" in summary["align"] and "test_l1" in summary["vae"]
     assert (tmp_path / "a" / "ldm" / "tb").is_dir()
+    # the evaluation alignment classifier: clean pairs only, carries the vae and cavp it reads
+    clean = _config(tmp_path, "align")
+    clean.write_text(clean.read_text() + "clean_only: true\nseed: 1\n")
+    eval_doc = _train("align", clean, segments, tmp_path / "a" / "align_eval")
+    assert eval_doc["evaluation"] is True and set(eval_doc["parts"]) == {"vae", "cavp", "align"}
+    assert AlignScorer(tmp_path / "a" / "align_eval" / "model").scale > 0
     capsys.readouterr()
 
 

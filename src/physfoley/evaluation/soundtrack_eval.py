@@ -119,7 +119,9 @@ def generate(pipe: Any, video: EvalVideo, seed: int, options: dict[str, Any]) ->
         rate = pipe.sound.sample_rate
     else:
         if video.path is None:
-            raise InputError("the per-impact pipeline needs video files: give --data a folder of videos")
+            raise InputError(
+                "the per-impact pipeline needs video files: give --data a folder of videos"
+            )
         result = pipe.synthesize(video.path, seed=seed, **options)
         wave, rate = result.audio, result.sample_rate
     wave = np.asarray(wave, np.float32)
@@ -158,11 +160,16 @@ class AlignScorer:
         total, width = z.shape[-1], cfg.latent_frames
         starts = sorted({*range(0, total - width + 1, width), total - width})
         frames, times, _ = video.picture(cfg.image_size)
-        count = max(cfg.num_visual_frames(video.duration_s), cfg.visual_index(starts[-1]) + cfg.visual_frames)
+        count = max(
+            cfg.num_visual_frames(video.duration_s),
+            cfg.visual_index(starts[-1]) + cfg.visual_frames,
+        )
         grid = np.asarray(frames)[nearest_frames(times, cfg.visual_fps, count)]
         e_v = self.nets["cavp"].video(torch.from_numpy(np.ascontiguousarray(grid))[None])[0]
         zs = torch.stack([z[0, ..., s : s + width] for s in starts])
-        ev = torch.stack([e_v[cfg.visual_index(s) : cfg.visual_index(s) + cfg.visual_frames] for s in starts])
+        ev = torch.stack(
+            [e_v[cfg.visual_index(s) : cfg.visual_index(s) + cfg.visual_frames] for s in starts]
+        )
         logits = self.nets["align"](zs, torch.zeros(len(starts), dtype=torch.long), {"video": ev})
         return torch.sigmoid(logits).numpy()
 
@@ -174,7 +181,11 @@ def onset_row(wave: np.ndarray, hits_s: np.ndarray, tolerance_s: float = 0.1) ->
     s = onset_scores(det, conf, hits_s, tolerance_s=tolerance_s)
     matched = s.accuracy * s.num_annotated
     precision = matched / s.num_detected if s.num_detected else float(s.num_annotated == 0)
-    f1 = 2 * matched / (s.num_detected + s.num_annotated) if s.num_detected + s.num_annotated else 1.0
+    f1 = (
+        2 * matched / (s.num_detected + s.num_annotated)
+        if s.num_detected + s.num_annotated
+        else 1.0
+    )
     return {"onset_acc": s.accuracy, "onset_ap": s.ap, "onset_precision": precision, "onset_f1": f1}
 
 
@@ -199,7 +210,9 @@ def material_metrics(clf: EvalClassifier, generated: np.ndarray, real: np.ndarra
     marginal = p.mean(axis=0, keepdims=True)
     inception = float(np.exp((p * (np.log(p) - np.log(marginal))).sum(axis=1).mean()))
     out = {"is": inception, "kl": kl_divergence(gen["probs"], ref["probs"]), "clips": len(p)}
-    out["fid"] = frechet_distance(ref["embedding"], gen["embedding"]) if len(p) > 1 else float("nan")
+    out["fid"] = (
+        frechet_distance(ref["embedding"], gen["embedding"]) if len(p) > 1 else float("nan")
+    )
     return out
 
 
@@ -235,12 +248,16 @@ def evaluate_soundtracks(
             row["align_acc"] = float(np.mean(np.concatenate(probs) > 0.5))
             row["align_windows"] = int(sum(len(p) for p in probs))
         if gen_clips:
-            row.update(material_metrics(classifier, np.concatenate(gen_clips), np.concatenate(real_clips)))
+            row.update(
+                material_metrics(classifier, np.concatenate(gen_clips), np.concatenate(real_clips))
+            )
         per_seed.append({"seed": seed, **row})
     real_onsets = [onset_row(v.real, v.hits_s, tolerance_s) for v in videos]
     real_rows = {f"real_{k}": float(np.mean([r[k] for r in real_onsets])) for k in real_onsets[0]}
     if align is not None:
-        real_rows["real_align_acc"] = float(np.mean(np.concatenate([align.probabilities(v.real, v) for v in videos]) > 0.5))
+        real_rows["real_align_acc"] = float(
+            np.mean(np.concatenate([align.probabilities(v.real, v) for v in videos]) > 0.5)
+        )
     keys = [k for k in per_seed[0] if k != "seed"]
     return {
         "family": getattr(pipe, "family", "per-impact"),
