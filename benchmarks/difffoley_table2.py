@@ -21,7 +21,7 @@ LDM training run; this script has no such model to load.
 Run (a quick check: --max-videos 2 --seeds 0 --steps 5):
     python benchmarks/difffoley_table2.py --model runs/soundtrack/ldm/model \
         --data data/synthhits_test --align-classifier runs/soundtrack/align_eval/model \
-        --classifier data/eval_classifier --seeds 0,1,2 --out table2.json
+        --classifier runs/eval_classifier_regen --seeds 0,1,2 --out table2.json
 """
 
 from __future__ import annotations
