@@ -40,8 +40,8 @@ def resolve_model(model: str | os.PathLike | None) -> Path:
         return shipped
     if not path.exists():
         raise ModelError(
-            f"model {model} is neither a directory nor a shipped model "
-            f"({', '.join(sorted(SHIPPED_MODELS))})"
+            f"model directory {model} does not exist (shipped models: "
+            f"{', '.join(sorted(SHIPPED_MODELS))})"
         )
     return path
 
