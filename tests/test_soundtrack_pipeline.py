@@ -14,7 +14,9 @@ from physfoley.soundtrack_pipeline import SoundtrackPipeline, crossfade, window_
 
 @pytest.fixture(scope="module")
 def pipe(tmp_path_factory):
-    return SoundtrackPipeline.from_pretrained(tiny_model_dir(tmp_path_factory.mktemp("m") / "model"))
+    return SoundtrackPipeline.from_pretrained(
+        tiny_model_dir(tmp_path_factory.mktemp("m") / "model")
+    )
 
 
 def test_windows_cover_the_timeline_with_overlap():
