@@ -85,6 +85,8 @@ def test_families_wrong_corrupt_and_missing_models(model, video, tmp_path, capsy
         code = main(["synthesize", str(video), "-o", "y.wav", "--model", "diff-foley"])
         err = capsys.readouterr().err.strip()
         assert code == 2 and "not installed" in err and "\n" not in err
+    else:  # once shipped, the name loads the whole-soundtrack family
+        assert model_dir_family(resolve_model("diff-foley")) == "diff-foley"
     (tmp_path / "diff-foley").mkdir()  # a local directory of that name wins over the shipped one
     assert resolve_model("diff-foley").resolve() == (tmp_path / "diff-foley").resolve()
     with pytest.raises(ModelError, match="no config.json"):
