@@ -4,9 +4,12 @@ A model directory holds `config.json` (format, version, the model's `family`, it
 provenance) and `model.safetensors`, plus, written by the retrieval code, the physics bank. It
 sits between training (which writes one with `save_model_dir`) and the pipeline or evaluation
 (which load one with `load_model_dir`). The family says which networks the config describes:
-today only "per-impact" (`physfoley.models.factory.ImpactDiffusionModel`); a directory written
-before families existed has no `family` key and reads as "per-impact". A wrong, partial or
-corrupt directory raises `ModelError` with a one-line message a user can act on.
+"per-impact" (`physfoley.models.factory.ImpactDiffusionModel`, loaded here) or "diff-foley"
+(whole soundtracks: one safetensors file per network part, read by `physfoley.soundtrack_dir`);
+a directory written before families existed has no `family` key and reads as "per-impact".
+`read_model_doc` does the checks every family shares, `model_dir_family` tells the family, and
+`physfoley.families.load_pipeline` loads the pipeline a directory's family needs. A wrong,
+partial or corrupt directory raises `ModelError` with a one-line message a user can act on.
 """
 
 from __future__ import annotations
@@ -34,6 +37,13 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 #: The family of the per-impact model (Su et al.), and of every directory that names none.
 PER_IMPACT = "per-impact"
+#: The whole-soundtrack family (Luo et al., Diff-Foley; `physfoley.soundtrack_dir`).
+DIFF_FOLEY = "diff-foley"
+#: Every family a model directory may state, with what it holds.
+FAMILY_NAMES = {
+    PER_IMPACT: "one sound per detected impact (physfoley.pipeline.ImpactPipeline)",
+    DIFF_FOLEY: "whole soundtracks (physfoley.soundtrack_pipeline.SoundtrackPipeline)",
+}
 
 
 @dataclass(frozen=True)
@@ -119,10 +129,10 @@ def save_model_dir(
     return path
 
 
-def read_model_config(path: str | os.PathLike) -> tuple[Any, dict[str, Any]]:
-    """Read and validate `config.json` of a model directory -> (its family's config, the whole
-    document). The family is `model_family(document)`; for "per-impact" the config is a
-    `physfoley.config.ModelConfig`."""
+def read_model_doc(path: str | os.PathLike) -> dict[str, Any]:
+    """The parsed `config.json` of a model directory of any family, checked so far as every
+    family shares: the directory and its config exist, the JSON parses to an object and names a
+    family this physfoley knows. `ModelError` (one line) otherwise."""
     path = Path(path)
     if not path.exists():
         raise ModelError(f"model directory {path} does not exist")
@@ -133,20 +143,43 @@ def read_model_config(path: str | os.PathLike) -> tuple[Any, dict[str, Any]]:
         raise ModelError(f"{path} has no {CONFIG_FILE}; it is not a physfoley model directory")
     try:
         doc = json.loads(cfg_file.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError) as err:
         raise ModelError(
             f"{cfg_file} is corrupt ({err.__class__.__name__}); re-download or retrain the model"
         ) from None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+    if not isinstance(doc, dict):
+        raise ModelError(f"{cfg_file} is not a physfoley model config (not a JSON object)")
+    family = model_family(doc)
+    if family not in FAMILY_NAMES:
+        raise ModelError(
+            f"{path} holds a {family!r} model; this physfoley loads {', '.join(sorted(FAMILY_NAMES))}"
+        )
+    return doc
+
+
+def model_dir_family(path: str | os.PathLike) -> str:
+    """The family of the model directory at `path` ("per-impact" or "diff-foley"), checked."""
+    return model_family(read_model_doc(path))
+
+
+def read_model_config(path: str | os.PathLike) -> tuple[Any, dict[str, Any]]:
+    """Read and validate `config.json` of a per-impact model directory -> (its family's config,
+    the whole document). For "per-impact" the config is a `physfoley.config.ModelConfig`; a
+    directory of another family raises `ModelError` naming the family and what loads it."""
+    path = Path(path)
+    doc = read_model_doc(path)
+    cfg_file = path / CONFIG_FILE
+    family = model_family(doc)
+    if family not in FAMILIES:
+        raise ModelError(
+            f"{path} holds a {family!r} model ({FAMILY_NAMES[family]}), not a per-impact one; "
+            "give it to `physfoley synthesize --model`"
+        )
+    if doc.get("format") != FORMAT:
         raise ModelError(f"{cfg_file} is not a physfoley model config (format != {FORMAT!r})")
     if doc.get("version") != FORMAT_VERSION:
         raise ModelError(
             f"{path} has model format version {doc.get('version')}; this physfoley reads version {FORMAT_VERSION}"
-        )
-    family = model_family(doc)
-    if family not in FAMILIES:
-        raise ModelError(
-            f"{path} holds a {family!r} model; this physfoley loads {', '.join(sorted(FAMILIES))}"
         )
     try:
         cfg = FAMILIES[family].config_from_dict(doc["config"])

@@ -4,7 +4,8 @@ The last step of the flow (`ImpactPipeline.synthesize` -> `SynthesisResult` -> f
 by `physfoley synthesize` and `physfoley demo`: `check_soundtrack_outputs` refuses bad paths
 before any work, `write_soundtrack` muxes the new soundtrack into a copy of the video and then
 writes the audio file, removing the video again when the audio write fails (so a failure leaves
-no half of the output behind), and `result_json` is the one JSON form of a result. The arrays
+no half of the output behind), and `result_json` is the one JSON form of a result
+(`soundtrack_json` that of a whole-soundtrack result, with its detected onsets). The arrays
 that `physfoley eval` saves for re-scoring go through `write_npz`, atomically.
 """
 
@@ -19,10 +20,12 @@ import numpy as np
 from physfoley.atomic import atomic_path, check_output_path
 from physfoley.audio.io import write_audio
 from physfoley.errors import InputError
+from physfoley.evaluation.metrics import detect_onsets
 from physfoley.video.mux import mux_audio
 
 if TYPE_CHECKING:
     from physfoley.pipeline import SynthesisResult
+    from physfoley.soundtrack_pipeline import SoundtrackResult
 
 #: Audio files a soundtrack can be written as.
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
@@ -118,3 +121,22 @@ def write_npz(path: str | os.PathLike, *, force: bool = False, **arrays: np.ndar
         with open(tmp, "wb") as fh:
             np.savez(fh, **arrays)
     return path
+
+
+def soundtrack_json(result: SoundtrackResult) -> dict[str, Any]:
+    """The JSON form of a whole-soundtrack `SoundtrackResult` (the diff-foley family):
+    duration_s, sample_rate, its sampling settings, the generated windows and the onsets found
+    in the soundtrack (`evaluation.metrics.detect_onsets`, the onset protocol `physfoley eval`
+    scores) as {time_s, confidence}."""
+    times, confidence = detect_onsets(result.wave, result.sample_rate)
+    return {
+        "family": "diff-foley",
+        "duration_s": result.duration_s,
+        "sample_rate": result.sample_rate,
+        **result.settings,
+        "window_starts_s": result.window_starts_s,
+        "onsets": [
+            {"time_s": round(float(t), 4), "confidence": round(float(c), 4)}
+            for t, c in zip(times, confidence, strict=True)
+        ],
+    }

@@ -8,6 +8,7 @@ import importlib
 SUBCOMMAND_MODULES = (
     "physfoley.commands.data_synth",  # data synth
     "physfoley.commands.data_prepare",  # data prepare
+    "physfoley.commands.data_segments",  # data segments
 )
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from physfoley.atomic import check_output_dir
 from physfoley.commands import args as argtypes
-from physfoley.commands import eval_baseline, eval_classifier, eval_soundtracks
+from physfoley.commands import eval_baseline, eval_classifier, eval_soundtrack, eval_soundtracks
 from physfoley.commands.eval_common import (
     DEFAULT_CLASSIFIER_SUBDIR,
     classifier_dir,
@@ -92,7 +92,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_eval, eval_parser=p, option_names=option_names(p))
 
     sub = p.add_subparsers(dest="eval_command", metavar="SUBCOMMAND")
-    for module in (eval_classifier, eval_soundtracks, eval_baseline):
+    for module in (eval_classifier, eval_soundtracks, eval_soundtrack, eval_baseline):
         module.register(sub)
 
 

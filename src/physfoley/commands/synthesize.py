@@ -42,7 +42,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--times", help="impact times in seconds, comma-separated (default: detect them)"
     )
-    p.add_argument("--model", help="model directory (default: the shipped small model)")
+    p.add_argument(
+        "--model",
+        help="model directory or shipped name: small (default, per impact) or diff-foley "
+        "(whole soundtracks, no detector); a directory says its family",
+    )
     p.add_argument("--steps", type=int, help="diffusion sampling steps (default: the sampler's)")
     p.add_argument(
         "--sampler",
@@ -55,6 +59,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="classifier-free guidance scale, >= 0 (default: the model's)",
     )
     p.add_argument(
+        "--cg-scale",
+        type=argtypes.number_at_least(0.0, what="0: no alignment guidance"),
+        help="diff-foley models: alignment-classifier guidance scale (gamma, eq. 8)",
+    )
+    p.add_argument(
         "--device", default="cpu", type=argtypes.device, help="torch device (default: cpu)"
     )
     p.add_argument(
@@ -64,12 +73,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, default_of=p.get_default)
 
 
 def run(args: argparse.Namespace) -> int:
+    from physfoley.commands.synthesize_soundtrack import refuse_inapplicable, run_soundtrack
+    from physfoley.families import load_pipeline
     from physfoley.outputs import check_soundtrack_outputs, result_json, write_soundtrack
-    from physfoley.pipeline import ImpactPipeline
+    from physfoley.soundtrack_pipeline import SoundtrackPipeline
 
     # Validate everything cheap before any work, so bad input leaves no partial output.
     times = parse_times(args.times)
@@ -84,7 +95,12 @@ def run(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    pipe = ImpactPipeline.from_pretrained(args.model, device=args.device)
+    pipe = load_pipeline(args.model, device=args.device)
+    if isinstance(pipe, SoundtrackPipeline):  # the diff-foley family: whole soundtracks
+        refuse_inapplicable(args, args.default_of)
+        return run_soundtrack(args, pipe, audio_out, video_out)
+    if args.cg_scale is not None:
+        raise InputError("--cg-scale needs a diff-foley model; drop it for per-impact models")
     result = pipe.synthesize(
         args.video,
         times=times,

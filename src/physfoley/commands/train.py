@@ -17,7 +17,13 @@ STAGES = {
     "residual": "residual network: spectrogram -> noise-band weights/decays (writes them into the dataset)",
     "visual": "visual encoder (ResNet + TSM) trained as a material classifier",
     "diffusion": "physics encoder + denoiser; writes OUT/model (weights, config, physics bank)",
+    # the soundtrack (Diff-Foley) family: run vae, cavp, align, then ldm (docs/soundtrack.md)
+    "vae": "soundtrack family: spectrogram VAE on `data segments` folders",
+    "cavp": "soundtrack family: contrastive audio-visual pretraining (video + audio encoders)",
+    "align": "soundtrack family: alignment classifier for double guidance",
+    "ldm": "soundtrack family: latent diffusion; writes the complete model dir OUT/model",
 }
+SOUNDTRACK_STAGES = ("vae", "cavp", "align", "ldm")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -61,6 +67,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from physfoley.training import common
 
+    if args.stage in SOUNDTRACK_STAGES:
+        from physfoley.commands.train_soundtrack import run as run_soundtrack
+
+        return run_soundtrack(args)
     cfg = common.load_train_config(
         args.stage, args.config, max_steps=args.max_steps, time_budget_s=args.time_budget_s
     )

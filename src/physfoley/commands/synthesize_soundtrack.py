@@ -1,0 +1,71 @@
+"""`physfoley synthesize --model diff-foley|DIR`: a whole soundtrack from a diff-foley model.
+
+Called by `physfoley synthesize` once the model directory says its family is "diff-foley"
+(`physfoley.families.load_pipeline`). The options that apply: --steps, --sampler, --seed,
+--guidance S (classifier-free guidance, the paper's omega = S - 1), --cg-scale (the alignment
+classifier's gamma, eq. 8), --json (with the soundtrack's detected onsets), --force, --device,
+--threads, --video-out. Any other option the user set is refused with one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from physfoley.errors import InputError
+from physfoley.families import sampling_options
+from physfoley.outputs import soundtrack_json, write_soundtrack
+from physfoley.soundtrack_pipeline import SoundtrackPipeline
+
+#: `physfoley synthesize` options a diff-foley model uses (the rest are per-impact only).
+APPLIES = {
+    "video", "out", "video_out", "model", "steps", "sampler", "seed", "guidance", "cg_scale",
+    "device", "threads", "json", "force",
+}  # fmt: skip
+
+
+def refuse_inapplicable(args: argparse.Namespace, default_of: Callable[[str], object]) -> None:
+    """InputError naming the first option set away from its default that a diff-foley model
+    cannot use (e.g. --times: the soundtrack's timing comes from the picture)."""
+    for name, value in sorted(vars(args).items()):
+        if name in APPLIES or name in ("func", "default_of", "command") or callable(value):
+            continue
+        if value is not None and value is not False and value != default_of(name):
+            flag = "--" + name.replace("_", "-")
+            raise InputError(
+                f"{flag} does not apply to a diff-foley (whole-soundtrack) model; drop it or "
+                "pass a per-impact --model"
+            )
+
+
+def run_soundtrack(
+    args: argparse.Namespace, pipe: SoundtrackPipeline, audio_out: Path, video_out: Path | None
+) -> int:
+    """Generate, write (and mux) the soundtrack of args.video; print JSON or a summary."""
+    options = sampling_options(pipe, steps=args.steps, sampler=args.sampler,
+                               guidance=args.guidance, cg_scale=args.cg_scale)  # fmt: skip
+    result = pipe.synthesize(args.video, seed=0 if args.seed is None else args.seed, **options)
+    write_soundtrack(
+        result.wave,
+        result.sample_rate,
+        audio_out,
+        video=args.video,
+        video_out=video_out,
+        force=args.force,
+    )
+    doc = soundtrack_json(result)
+    if args.json:
+        video = str(video_out) if video_out is not None else None
+        print(json.dumps({"audio": str(audio_out), "video": video, **doc}))
+    else:
+        print(
+            f"{len(doc['onsets'])} onsets in a {result.duration_s:.2f} s soundtrack "
+            f"({doc['windows']} windows, {doc['sampler']} x {doc['steps']} steps, "
+            f"cfg {doc['cfg_scale']:g}, cg {doc['cg_scale']:g})",
+            file=sys.stderr,
+        )
+        print(f"wrote {audio_out}" + (f" and {video_out}" if video_out else ""), file=sys.stderr)
+    return 0
