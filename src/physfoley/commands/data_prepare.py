@@ -1,4 +1,8 @@
-"""`physfoley data prepare ROOT --out DIR`: Greatest Hits layout -> compact training dataset."""
+"""`physfoley data prepare ROOT --out DIR`: Greatest Hits layout -> compact training dataset.
+
+`physfoley.data.clips` and `physfoley.data.prepare` import torch, so they are imported inside
+`run`: `physfoley --help` stays quick to start.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import argparse
 import json
 import sys
 
+from physfoley.errors import InputError
 from physfoley.materials import MATERIALS
 
 
@@ -58,7 +63,6 @@ def run(args: argparse.Namespace) -> int:
 
     from physfoley.data.clips import PrepareOptions
     from physfoley.data.prepare import prepare_dataset
-    from physfoley.errors import InputError
 
     if args.workers < 1:
         raise InputError(f"--workers must be >= 1, got {args.workers}")

@@ -1,4 +1,8 @@
-"""`physfoley synthesize VIDEO -o OUT.wav`: give a silent video the sound of its impacts."""
+"""`physfoley synthesize VIDEO -o OUT.wav`: give a silent video the sound of its impacts.
+
+`physfoley.pipeline` imports torch, so it is imported inside `run`: `physfoley --help` stays
+quick to start.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import json
 import sys
 
 from physfoley.errors import InputError
+from physfoley.outputs import check_soundtrack_outputs, result_json, write_soundtrack
 
 
 def parse_times(text: str | None) -> list[float] | None:
@@ -58,7 +63,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from physfoley.outputs import check_soundtrack_outputs, result_json, write_soundtrack
     from physfoley.pipeline import ImpactPipeline
 
     # Validate everything cheap before any work, so bad input leaves no partial output.

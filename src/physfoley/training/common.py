@@ -28,7 +28,9 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from physfoley.atomic import write_text_atomic
 from physfoley.config import apply_overrides, load_yaml
+from physfoley.data.datasets import PreparedData
 from physfoley.errors import InputError
 
 CHECKPOINT_DIR = "checkpoints"
@@ -367,8 +369,6 @@ def prepare_out_dir(out_dir: str | os.PathLike, resume: bool, cfg: TrainConfig) 
     out.mkdir(parents=True, exist_ok=True)
     cfg_path = out / "train_config.json"
     if not cfg_path.exists():
-        from physfoley.atomic import write_text_atomic
-
         write_text_atomic(cfg_path, json.dumps(dataclasses.asdict(cfg), indent=2))
     return out
 
@@ -417,10 +417,8 @@ def unwrap(module: nn.Module) -> nn.Module:
     return module.module if isinstance(module, nn.parallel.DistributedDataParallel) else module
 
 
-def open_prepared(data_dir: str | os.PathLike | None):
+def open_prepared(data_dir: str | os.PathLike | None) -> PreparedData:
     """PreparedData of `data_dir` with a clear error when none was given."""
-    from physfoley.data.datasets import PreparedData
-
     if not data_dir:
         raise InputError("no prepared dataset: pass --data DIR (a `physfoley data prepare` folder)")
     return PreparedData.open(data_dir)
