@@ -334,7 +334,7 @@ def synth_video(tmp_path_factory):
 
 def test_tip_finds_synthhits_contacts_and_speeds(synth_video):
     """Measured: all 5 contacts (4 hits, 1 scratch) within +-1 frame, 1 false alarm (the
-    scratch's end; 2 before the 15:45 session); hit speeds 0.63-1.1 x the truth (fast strikes
+    scratch's end; 2 before the tip rules of 2026-11-23); hit speeds 0.63-1.1 x the truth (fast strikes
     are underestimated)."""
     video, rec = synth_video
     mpp = rec["meters_per_pixel"]
@@ -400,7 +400,7 @@ def test_tip_large_video_positions_in_original_pixels(synth_video):
     # (measured: the scratch touch-down at frame 37 scores 0.38 at 224 px, 0.35 the bar, and
     # is not found in the resampled copy), and a false alarm (the scratch's end at frame 43:
     # at 448 px its chain is diagonal and it is dropped as a sideways stop without a rebound;
-    # 2026-11-23 17:20 session)
+    # measured 2026-11-23)
     contacts = {h["contact_frame"] for h in rec["hits"]}
     pairs = [(ea, eb) for ea in a for eb in b if ea.frame == eb.frame]
     assert len(pairs) >= max(len(a), len(b)) - 2
@@ -530,7 +530,7 @@ def test_tip_strike_from_rest_starting_inside_the_interval_before():
     """The striker rests, starts down during the interval into frame 5 (8 px seen) and covers
     25 px into frame 6, where it stops and rebounds. The two approach steps differ by more
     than the smooth-acceleration bound allows (25 > 2.5 x 8 + 3): only the rule for an
-    approach from rest finds it (2026-11-23, 15:45 session). Its speed before contact is at
+    approach from rest finds it (added 2026-11-23). Its speed before contact is at
     least the last step's 750 px/s (the strike was still speeding up)."""
     ys = [10.0] * 5 + [18.0, 43, 30, 20, 12, 10, 10, 10, 10]
     found = _tip_peaks([50.0] * len(ys), ys)
@@ -544,7 +544,7 @@ def test_tip_strike_from_rest_starting_inside_the_interval_before():
 def test_tip_tap_from_the_picture_edge_then_gone():
     """A striker resting at the picture's top edge (its visible stub jitters 2.8 px sideways
     from frame to frame), one 26 px step down into a stop, back up and out of the picture
-    (no blob from frame 7 on). Before this session the 2.8 px jitter was not 'at rest' and a
+    (no blob from frame 7 on). Before 2026-11-23 the 2.8 px jitter was not 'at rest' and a
     striker that left the picture had not 'lifted again'; both are now accepted."""
     ys = [4.0] * 5 + [30.0, 15.0] + [np.nan] * 7
     xs = [80.0, 77.2] * 2 + [80.0, 77.2, 78.0] + [np.nan] * 7
@@ -579,7 +579,7 @@ def test_tip_slowing_approach_and_creeping_on_are_no_impacts():
     """A hand placing the striker: 12 px per frame, then 8, then 5 into a stop (slowing over
     both of the last two steps): no impact. And a stop after which the point creeps on 1.5 px
     per frame (more than 0.3 of its 4 px approach two frames later): no impact either. Both
-    were reported before this session."""
+    were reported before 2026-11-23."""
     placed = [10.0, 10, 10, 22, 34, 46, 54, 59, 59, 59, 59, 57, 55, 53]
     assert list(_tip_peaks([50.0] * len(placed), placed)["peaks"]) == []
     creeps = [10.0, 10, 14, 18, 22, 26, 26, 27.5, 29, 30.5, 32, 32, 32, 32]
@@ -686,10 +686,11 @@ def test_gh_visual_labels_file_is_well_formed(gh_demo_dir):
 
 
 def test_gh_visual_contacts_lead_and_detector_floor(gh_demo_dir):
-    """Measured (docs/results/detection.md, 20:20 session): the 29 contacts both annotators
-    agree on lie 2-4 frames after the annotated time (median 3), so the annotations score
-    F1 0.06 against them; the flow detector scores 0.60 (+-2 frames). Guards the labels and
-    the scoring against silent changes, and the detector against regressions."""
+    """Measured (docs/results/detection.md, "The Greatest Hits annotations against the
+    contacts seen in the frames"): the 29 contacts both annotators agree on lie 2-4 frames
+    after the annotated time (median 3), so the annotations score F1 0.06 against them; the
+    flow detector scores 0.60 (+-2 frames). Guards the labels and the scoring against silent
+    changes, and the detector against regressions."""
     ev = _eval_detect()
     res = ev.eval_gh_visual(gh_demo_dir, GH_VISUAL_LABELS)
     assert res["consensus_contacts"] == 29

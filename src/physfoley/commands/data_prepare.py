@@ -1,4 +1,8 @@
-"""`physfoley data prepare ROOT --out DIR`: Greatest Hits layout -> compact training dataset."""
+"""`physfoley data prepare ROOT --out DIR`: Greatest Hits layout -> compact training dataset.
+
+`physfoley.data.clips` and `physfoley.data.prepare` import torch, so they are imported inside
+`run`: `physfoley --help` stays quick to start.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import sys
 from physfoley import jsondoc
 from physfoley.atomic import check_output_dir
 from physfoley.commands import args as argtypes
+from physfoley.errors import InputError
 from physfoley.materials import MATERIALS
 
 
@@ -60,7 +65,6 @@ def run(args: argparse.Namespace) -> int:
 
     from physfoley.data.clips import PrepareOptions
     from physfoley.data.prepare import prepare_dataset
-    from physfoley.errors import InputError
 
     if args.workers < 1:
         raise InputError(f"--workers must be >= 1, got {args.workers}")

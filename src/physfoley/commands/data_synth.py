@@ -1,4 +1,8 @@
-"""`physfoley data synth`: write a SynthHits dataset (Greatest Hits layout + physics ground truth)."""
+"""`physfoley data synth`: write a SynthHits dataset (Greatest Hits layout + physics ground truth).
+
+SynthHits (`physfoley.data.synthhits`) imports scipy and numba, so it is imported inside `run`:
+`physfoley --help` stays quick to start.
+"""
 
 from __future__ import annotations
 

@@ -3,6 +3,9 @@
 The audio half (`physfoley.audio.demo`, DIR/audio/): a built-in struck-bar sound analysed into
 modes and residual noise, resynthesised and edited. The video half (`physfoley.demo`): a silent
 SynthHits scene gets its impact sounds -> DIR/out.wav, DIR/out.mp4, DIR/spectrogram.png.
+
+Both halves import torch, so they are imported inside `run_demo`: `physfoley --help` stays
+quick to start.
 """
 
 from __future__ import annotations

@@ -2,6 +2,9 @@
 
 Writes their outputs (recorded sounds of retrieved training clips) as an .npz that
 `physfoley eval --generated` scores (`physfoley.evaluation.retrieval_baselines`).
+
+The library modules it calls (datasets, retrieval baselines, model directories) import torch,
+so they are imported inside `run_baseline`: `physfoley --help` stays quick to start.
 """
 
 from __future__ import annotations
@@ -9,9 +12,12 @@ from __future__ import annotations
 import argparse
 import sys
 
+from physfoley.atomic import check_output_path
 from physfoley.commands import args as argtypes
 from physfoley.commands.eval_common import command_line, emit, option_names
+from physfoley.config import AudioConfig
 from physfoley.errors import InputError
+from physfoley.outputs import write_npz
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -44,12 +50,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_baseline(args: argparse.Namespace) -> int:
-    from physfoley.atomic import check_output_path
-    from physfoley.config import AudioConfig
     from physfoley.data.datasets import PreparedData
     from physfoley.evaluation.retrieval_baselines import baseline_rows, retrieval_baseline
     from physfoley.model_dir import load_model_dir
-    from physfoley.outputs import write_npz
 
     out = check_output_path(args.out, force=args.force)
     if out.suffix != ".npz":

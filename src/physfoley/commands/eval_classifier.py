@@ -2,6 +2,9 @@
 
 The classifier (material from spectrogram) whose features and posteriors `physfoley eval` uses;
 the training is `physfoley.evaluation.classifier_training`.
+
+The library modules it calls (datasets, the classifier and its training) import torch, so
+they are imported inside `run_train_classifier`: `physfoley --help` stays quick to start.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from physfoley.commands.eval_common import (
     emit,
     option_names,
 )
+from physfoley.config import AudioConfig
 from physfoley.errors import InputError
 
 
@@ -52,7 +56,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run_train_classifier(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from physfoley.config import AudioConfig
     from physfoley.data.datasets import PreparedData
     from physfoley.evaluation.classifier import CONFIG_FILE, ClassifierConfig, save_eval_classifier
     from physfoley.evaluation.classifier_training import classifier_rows, fit_eval_classifier

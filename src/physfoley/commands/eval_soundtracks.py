@@ -2,6 +2,9 @@
 
 Onset accuracy and AP against annotated impact times, and APCC against SynthHits physics
 (`physfoley.evaluation.soundtracks`).
+
+`physfoley.evaluation.soundtracks` imports torch, so it is imported inside `run_onsets` and
+`run_apcc`: `physfoley --help` stays quick to start.
 """
 
 from __future__ import annotations

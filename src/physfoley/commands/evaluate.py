@@ -6,7 +6,9 @@ physfoley eval train-classifier --data DIR [--out DIR]  (the evaluation classifi
 physfoley eval onsets|apcc|baseline ...                 (soundtrack metrics, Table 3 baselines)
 
 This file parses and prints; generation and scoring are `physfoley.evaluation.runner`, the
-report `physfoley.evaluation.report`. The subcommands have their own command files.
+report `physfoley.evaluation.report`. The subcommands have their own command files. The
+library modules that import torch (datasets, classifier, runner, pipeline) are imported inside
+`run_eval`, so that `physfoley --help` stays quick to start.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ from physfoley.commands.eval_common import (
     emit,
     option_names,
 )
+from physfoley.config import AudioConfig
 from physfoley.errors import InputError
+from physfoley.evaluation.report import REPORT_JSON, write_report
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -120,11 +124,9 @@ def run_eval(args: argparse.Namespace) -> int:
         return 2
     from tqdm import tqdm
 
-    from physfoley.config import AudioConfig
     from physfoley.data.datasets import PreparedData
     from physfoley.evaluation.classifier import load_eval_classifier
     from physfoley.evaluation.generated import load_generated, save_generated
-    from physfoley.evaluation.report import REPORT_JSON, write_report
     from physfoley.evaluation.runner import evaluation_report, evenly_spaced, generate_runs
 
     _check_args(args)

@@ -1,4 +1,8 @@
-"""`physfoley synthesize VIDEO -o OUT.wav`: give a silent video the sound of its impacts."""
+"""`physfoley synthesize VIDEO -o OUT.wav`: give a silent video the sound of its impacts.
+
+`physfoley.pipeline` imports torch, so it is imported inside `run`: `physfoley --help` stays
+quick to start.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import sys
 from physfoley import jsondoc
 from physfoley.commands import args as argtypes
 from physfoley.errors import InputError
+from physfoley.outputs import check_soundtrack_outputs, result_json, write_soundtrack
 
 
 def parse_times(text: str | None) -> list[float] | None:
@@ -79,7 +84,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from physfoley.commands.synthesize_soundtrack import refuse_inapplicable, run_soundtrack
     from physfoley.families import load_pipeline
-    from physfoley.outputs import check_soundtrack_outputs, result_json, write_soundtrack
     from physfoley.soundtrack_pipeline import SoundtrackPipeline
 
     # Validate everything cheap before any work, so bad input leaves no partial output.

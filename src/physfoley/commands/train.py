@@ -1,6 +1,9 @@
 """`physfoley train residual|visual|diffusion`: the three training stages of the model.
 
 Thin wrapper over `physfoley.training`; runs unchanged under `torchrun --nproc_per_node=N`.
+
+The training modules import torch, so they are imported inside `run`: `physfoley --help`
+stays quick to start.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from physfoley.diffusion.schedule import NoiseSchedule
+from physfoley.diffusion.schedule import NoiseSchedule, make_schedule
 from physfoley.errors import InputError
 
 SAMPLERS = ("ancestral", "ddim", "dpmsolver++", "flow_euler")
@@ -193,8 +193,6 @@ def sample(
     always uses the Euler sampler. Noise is drawn on the CPU from `generator` (so a seed gives
     the same result on every device) and moved to the model's device.
     """
-    from physfoley.diffusion.schedule import make_schedule
-
     d = model.cfg.diffusion
     name, steps = resolve_sampler(d, sampler, steps)
     device = next(model.parameters()).device

@@ -194,7 +194,7 @@ def contact_point(
     """Where the striker touches the object, from the picture alone.
 
     frames : Tensor[B, W, H, W', 3] uint8 windows whose frame `onset` (default W // 2, as
-    `data.prepare.onset_windows` builds them) is the contact frame.
+    `video.windows.onset_windows` builds them) is the contact frame.
     Returns Tensor[B, 2] float (x, y) in pixels of the frames.
 
     The striker is the thing that moved between frame onset - lag and the onset frame; strikes

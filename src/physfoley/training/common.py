@@ -31,6 +31,7 @@ from torch import nn
 from physfoley import jsondoc
 from physfoley.atomic import check_output_dir, write_text_atomic
 from physfoley.config import apply_overrides, load_yaml
+from physfoley.data.datasets import PreparedData
 from physfoley.errors import InputError
 
 CHECKPOINT_DIR = "checkpoints"
@@ -418,10 +419,8 @@ def unwrap(module: nn.Module) -> nn.Module:
     return module.module if isinstance(module, nn.parallel.DistributedDataParallel) else module
 
 
-def open_prepared(data_dir: str | os.PathLike | None):
+def open_prepared(data_dir: str | os.PathLike | None) -> PreparedData:
     """PreparedData of `data_dir` with a clear error when none was given."""
-    from physfoley.data.datasets import PreparedData
-
     if not data_dir:
         raise InputError("no prepared dataset: pass --data DIR (a `physfoley data prepare` folder)")
     return PreparedData.open(data_dir)

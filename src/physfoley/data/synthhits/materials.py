@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from physfoley.errors import InputError
 from physfoley.materials import MATERIALS  # the paper's order, one definition
 
 
@@ -128,8 +129,6 @@ METAL_ALLOYS: tuple[tuple[str, float, float], ...] = (
 
 def get_material(name: str) -> Material:
     """Material by name (one of `MATERIALS`)."""
-    from physfoley.errors import InputError
-
     if name not in MATERIAL_TABLE:
         raise InputError(f"unknown material {name!r}; choose one of {', '.join(MATERIALS)}")
     return MATERIAL_TABLE[name]
