@@ -57,7 +57,9 @@ def test_options_that_do_not_apply_are_refused_with_one_line(model, video, tmp_p
     assert not out.exists()
     assert main([*base, "--cg-scale", "1"]) == 2  # the shipped per-impact model
     assert "--cg-scale needs a diff-foley model" in capsys.readouterr().err
-    assert main([*base, "--model", str(model), "--guidance", "-1"]) == 2
+    with pytest.raises(SystemExit) as exited:  # refused by the argument type, before any work
+        main([*base, "--model", str(model), "--guidance", "-1"])
+    assert exited.value.code == 2
     assert "--guidance" in capsys.readouterr().err and not out.exists()
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+
+from physfoley import jsondoc
+from physfoley.commands import args as argtypes
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--preset", default="small", choices=["small", "paper"], help="timing")
     parser.add_argument("--workers", type=int, default=2, help="videos at once (threads)")
     parser.add_argument("--test-fraction", type=float, default=0.2, help="share of test videos")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the split by video")
+    parser.add_argument("--seed", type=argtypes.seed, default=0, help="seed of the split by video")
     parser.add_argument(
         "--segment-hop-s", type=float, help="hop of index.csv's segments (default: one segment)"
     )
@@ -73,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         for bar in bars:
             bar.close()
     if args.json:
-        print(json.dumps(summary, indent=2))
+        print(jsondoc.dumps(summary, indent=2))
     split = summary["segments_per_split"]
     print(
         f"prepared {summary['videos']} videos ({summary['videos_cached']} cached, "

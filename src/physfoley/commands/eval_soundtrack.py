@@ -8,9 +8,9 @@ FID in the material evaluation classifier's terms, per seed and over seeds
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
+from physfoley import jsondoc
 from physfoley.commands.eval_common import command_line, emit, option_names
 from physfoley.errors import InputError
 
@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
                                tolerance_s=args.tolerance_s)  # fmt: skip
     doc = {"model": str(args.model), **doc, "command": command_line(args)}
     if args.out:
-        write_text_atomic(args.out, json.dumps(doc, indent=2) + "\n", force=args.force)
+        write_text_atomic(args.out, jsondoc.dumps(doc, indent=2) + "\n", force=args.force)
     m = doc["mean"]
     extra = f", Align Acc {100 * m['align_acc']:.1f} %" if "align_acc" in m else ""
     extra += f", IS {m['is']:.2f}, KL {m['kl']:.3f}, FID {m['fid']:.2f}" if "is" in m else ""

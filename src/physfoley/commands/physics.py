@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 import numpy as np
 
+from physfoley import jsondoc
 from physfoley.atomic import check_output_path
 from physfoley.errors import InputError
 from physfoley.video.flow import DEFAULT_WORK_SIZE
@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
         "objects": [o.to_dict() for o in objects],
     }
     if args.json:
-        sys.stdout.write(json.dumps(doc) + "\n")
+        sys.stdout.write(jsondoc.dumps(doc) + "\n")
         return 0
     source = "given" if args.meters_per_pixel else "default scene scale"
     print(

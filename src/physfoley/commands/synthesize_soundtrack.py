@@ -10,11 +10,11 @@ classifier's gamma, eq. 8), --json (with the soundtrack's detected onsets), --fo
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from physfoley import jsondoc
 from physfoley.errors import InputError
 from physfoley.families import sampling_options
 from physfoley.outputs import soundtrack_json, write_soundtrack
@@ -59,7 +59,7 @@ def run_soundtrack(
     doc = soundtrack_json(result)
     if args.json:
         video = str(video_out) if video_out is not None else None
-        print(json.dumps({"audio": str(audio_out), "video": video, **doc}))
+        print(jsondoc.dumps({"audio": str(audio_out), "video": video, **doc}))
     else:
         print(
             f"{len(doc['onsets'])} onsets in a {result.duration_s:.2f} s soundtrack "
