@@ -296,6 +296,7 @@ def test_decode_video_keeps_small_frames_and_decodes_windows_again(tmp_path):
     from test_mux import make_video
 
     from physfoley.pipeline import decode_video
+    from physfoley.video.io import read_video
     from physfoley.video.stream import frames_at
 
     path = make_video(tmp_path / "big.mp4", seconds=0.4, fps=25, size=320)

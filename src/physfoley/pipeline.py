@@ -78,6 +78,7 @@ class SynthesisResult:
     sampler, steps, seed, guidance : the sampling settings actually used
     impact_events : the detector's `ImpactEvent`s (time, striker speed, mass, energy change)
         when it found the impact times; empty when the times were given
+    video : the decoded video (frame times, frames decoded of those its container announced)
     """
 
     audio: np.ndarray = field(repr=False)
@@ -91,6 +92,7 @@ class SynthesisResult:
     seed: int
     guidance: float
     impact_events: list[ImpactEvent] = field(default_factory=list)
+    video: VideoFrames | None = field(default=None, repr=False)
 
 
 def place_on_timeline(clips: np.ndarray, start_samples: np.ndarray, length: int) -> np.ndarray:
@@ -333,4 +335,5 @@ class ImpactPipeline:
             seed=seed,
             guidance=float(self.config.diffusion.guidance_scale if guidance is None else guidance),
             impact_events=impact_events,
+            video=frames,
         )

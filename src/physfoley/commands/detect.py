@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
             )
     video = decode_for_detection(args.video, method=args.method)
     if video.truncated:
-        print(truncation_note(args.video, video), file=sys.stderr)
+        print(f"physfoley detect: {truncation_note(args.video, video)}", file=sys.stderr)
     if video.num_frames < MIN_FRAMES:
         raise InputError(
             f"{args.video} has {video.num_frames} frames; impact detection needs at least "

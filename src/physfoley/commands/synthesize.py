@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 
 from physfoley.errors import InputError
@@ -36,7 +37,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("video", help="input video file")
     p.add_argument("-o", "--out", required=True, help="output audio (.wav, .flac or .ogg)")
     p.add_argument(
-        "--video-out", help="also write the video with the new soundtrack (.mp4/.mov/.mkv)"
+        "--video-out",
+        help="also write the video with the new soundtrack: .mp4, .m4v, .mov, .mkv or .webm "
+        "(the picture is copied; .webm needs VP8/VP9/AV1 video and gets Opus sound)",
+    )
+    p.add_argument(
+        "--original-audio",
+        choices=("replace", "keep", "mix"),
+        default="replace",
+        help="what --video-out does with the video's own sound: replace it (default), keep it "
+        "as a second audio track, or mix it into the new one at --original-gain-db; -o always "
+        "holds the new soundtrack alone",
+    )
+    p.add_argument(
+        "--original-gain-db",
+        type=float,
+        default=0.0,
+        help="gain of the original sound in --original-audio mix (dB, default 0)",
     )
     p.add_argument(
         "--times", help="impact times in seconds, comma-separated (default: detect them)"
@@ -60,12 +77,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from physfoley.outputs import check_soundtrack_outputs, result_json, write_soundtrack
     from physfoley.pipeline import ImpactPipeline
+    from physfoley.video.io import truncation_note
 
     # Validate everything cheap before any work, so bad input leaves no partial output.
     times = parse_times(args.times)
     audio_out, video_out = check_soundtrack_outputs(
-        args.video, args.out, args.video_out, force=args.force
+        args.video, args.out, args.video_out, force=args.force, original_audio=args.original_audio
     )
+    if not math.isfinite(args.original_gain_db):
+        raise InputError("--original-gain-db must be a finite number of dB, e.g. -12")
     if args.steps is not None and args.steps < 1:
         raise InputError("--steps must be at least 1")
     if args.threads is not None:
@@ -83,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         guidance=args.guidance,
     )
+    if result.video is not None and result.video.truncated:
+        print(f"physfoley synthesize: {truncation_note(args.video, result.video)}", file=sys.stderr)
     if not result.impacts:
         print("physfoley synthesize: no impacts found; the soundtrack is silent", file=sys.stderr)
     if result.normalized:
@@ -98,6 +120,8 @@ def run(args: argparse.Namespace) -> int:
         video=args.video,
         video_out=video_out,
         force=args.force,
+        original_audio=args.original_audio,
+        original_gain_db=args.original_gain_db,
     )
     if args.json:
         video = str(video_out) if video_out is not None else None

@@ -205,11 +205,9 @@ def decode_frames(
         if not kept:
             raise InputError(f"{path} has no video frames")
         avg_rate = float(stream.average_rate) if stream.average_rate else 0.0
-        duration = (
-            float(stream.duration * tb)
-            if (stream.duration and tb)
-            else (float(container.duration) / 1e6 if container.duration else 0.0)
-        )
+        # the video stream's own duration; a container's (mkv, webm) may count a longer audio
+        # track, so without the stream's the picture's length is taken (below)
+        duration = float(stream.duration * tb) if (stream.duration and tb) else 0.0
         announced = int(stream.frames or 0)
     times_s = np.asarray(times, dtype=np.float64)
     if np.isnan(times_s).any():
