@@ -8,6 +8,7 @@ suffix of `dst` names and the given codec. `truncate(src, dst, fraction)` cuts a
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,7 @@ def make_variant(
     faststart: bool = False,
     audio: bool = True,
     upscale: int = 1,
+    max_frames: int | None = None,
 ) -> int:
     """Write `dst`; returns its number of frames.
 
@@ -34,7 +36,7 @@ def make_variant(
         display matrix that turns it back counter-clockwise (a correct reader shows the
         original picture).
     vfr : frame times jitter (+-30 % of a frame interval); fps : resample to this rate by
-        repeating / dropping frames. upscale : repeat each pixel this many times. bframes : H.264 with B-frames. audio : keep a tone track.
+        repeating / dropping frames. upscale : repeat each pixel this many times. max_frames : keep the first ones only. bframes : H.264 with B-frames. audio : keep a tone track.
     """
     import av
 
@@ -43,7 +45,7 @@ def make_variant(
         vs = cont.streams.video[0]
         rate = float(vs.average_rate)
         frames = [f.to_ndarray(format="rgb24") for f in cont.decode(vs)]
-    frames = np.stack(frames)
+    frames = np.stack(frames[:max_frames])
     if upscale > 1:
         frames = frames.repeat(upscale, axis=1).repeat(upscale, axis=2)
     if pad != (0, 0):
@@ -59,7 +61,7 @@ def make_variant(
     h, w = frames.shape[1:3]
     opts = {"movflags": "+faststart"} if faststart else {}
     with av.open(str(dst), mode="w", options=opts) as out:
-        time_base = __import__("fractions").Fraction(1, 9000)
+        time_base = Fraction(1, 9000)
         vo = out.add_stream(codec, rate=int(round(rate)) if not vfr else None)
         vo.width, vo.height = w, h
         vo.pix_fmt = "yuv420p"
@@ -73,7 +75,7 @@ def make_variant(
             ao = out.add_stream("libopus" if dst.suffix == ".webm" else "aac", rate=48000)
         rng = np.random.default_rng(0)
         t = 0.0
-        for i, img in enumerate(frames):
+        for img in frames:
             frame = av.VideoFrame.from_ndarray(img, format="rgb24")
             frame.pts = int(round(t * 9000))
             frame.time_base = time_base

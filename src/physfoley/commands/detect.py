@@ -11,8 +11,8 @@ from physfoley.atomic import atomic_path, check_output_path
 from physfoley.errors import InputError
 from physfoley.video.events import MIN_FRAMES, detect_impacts
 from physfoley.video.io import truncation_note
-from physfoley.video.stream import decode_for_detection
 from physfoley.video.physics import DENSITY_KG_M3, FixedMassEstimator, MaterialSizeMassEstimator
+from physfoley.video.stream import decode_for_detection
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

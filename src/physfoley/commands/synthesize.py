@@ -67,7 +67,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--threads",
         type=int,
-        help="CPU threads for torch (default: torch's choice; 1 is best on a busy machine)",
+        help="CPU threads for torch (default: the CPUs not kept busy by other work)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")

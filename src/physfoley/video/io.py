@@ -221,7 +221,7 @@ def decode_frames(
     if duration <= 0 or (max_frames is None and not keyframes_only and len(kept) < announced):
         # no stated duration, or a cut file: the soundtrack is as long as the picture decoded
         duration = float(times_s[-1] + 1.0 / avg_rate)
-    arrays = [np.stack(items) for items in zip(*kept)]
+    arrays = [np.stack(items) for items in zip(*kept, strict=True)]
     info = VideoFrames(
         frames=np.zeros((0, 0, 0), np.uint8),
         times_s=times_s,

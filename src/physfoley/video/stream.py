@@ -16,7 +16,6 @@ applied by the decoder (`physfoley.video.io`).
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 
@@ -151,7 +150,9 @@ def decode_for_detection(
                 picked[i] = resize_frames(img, side)
             else:
                 size = state["size"]
-                picked[i] = img if size is None else cv2.resize(img, size[0], interpolation=cv2.INTER_AREA)
+                picked[i] = (
+                    img if size is None else cv2.resize(img, size[0], interpolation=cv2.INTER_AREA)
+                )
             return ()
 
         decode_frames(path, keep, max_frames=int(wanted.max()) + 1)
