@@ -42,7 +42,13 @@ def _picture(path):
         for i in range(len(c.streams.audio)):
             c.seek(0)
             a = c.streams.audio[i]
-            audio.append(sum(f.samples for f in c.decode(a)) / a.rate)
+            samples = 0
+            try:
+                for f in c.decode(a):
+                    samples += f.samples
+            except av.error.FFmpegError:
+                pass
+            audio.append(samples / a.rate)
     return len(times), times[-1] - times[0] + 1.0 / rate, audio
 
 
@@ -59,8 +65,15 @@ MATRIX = {  # name: (file, make_variant options)
 }
 
 
-@pytest.mark.parametrize("name", list(MATRIX))
-@pytest.mark.parametrize("out_suffix", [".mp4", ".mkv", ".webm"])
+NATURAL_OUT = {"mov": ".mov", "mkv-bframes": ".mkv", "webm-vp9": ".webm"}  # else .mp4
+CASES = [
+    pytest.param(name, out, marks=() if NATURAL_OUT.get(name, ".mp4") == out else pytest.mark.slow)
+    for name in MATRIX
+    for out in (".mp4", ".mov", ".mkv", ".webm")
+]
+
+
+@pytest.mark.parametrize(("name", "out_suffix"), CASES)
 def test_video_out_keeps_every_frame_and_a_soundtrack_as_long(
     synthhits, tmp_path, capsys, name, out_suffix
 ):
@@ -71,18 +84,19 @@ def test_video_out_keeps_every_frame_and_a_soundtrack_as_long(
     out = tmp_path / f"out{out_suffix}"
     argv = ["synthesize", str(src), "-o", str(tmp_path / "o.wav"), "--video-out", str(out),
             "--times", "0.5", "--seed", "0", "--original-audio", "keep"]  # fmt: skip
-    webm_ok = options.get("codec") == "libvpx-vp9"
-    if out_suffix == ".webm" and not webm_ok:  # H.264/HEVC cannot go into WebM
+    vp9 = options.get("codec") == "libvpx-vp9"
+    if (out_suffix == ".webm" and not vp9) or (out_suffix == ".mov" and vp9):
+        # H.264 / HEVC cannot go into WebM, VP9 not into MOV: refused before any work
         assert main(argv) == 2
         err = capsys.readouterr().err.strip().splitlines()
-        assert len(err) == 1 and ".webm" in err[0] and "mp4" in err[0]
+        assert len(err) == 1 and out_suffix in err[0] and "mkv" in err[0]
         assert sorted(p.name for p in tmp_path.iterdir()) == [filename]
         return
     assert main(argv) == 0, capsys.readouterr().err
     got_frames, got_seconds, audio = _picture(out)
     assert got_frames == frames
     # the new soundtrack first, the original kept second; each within one audio frame
-    one_audio_frame = 1024 / 44100 if out_suffix != ".webm" else 960 / 48000
+    one_audio_frame = 1024 / 22050 if out_suffix != ".webm" else 960 / 48000
     assert len(audio) == 2
     assert abs(audio[0] - got_seconds) <= one_audio_frame + 1e-3, (audio, got_seconds)
 
@@ -102,7 +116,7 @@ def test_cut_file_says_so_and_keeps_picture_and_sound_together(synthhits, tmp_pa
     assert (
         0 < frames < announced
         and frames == _picture(cut)[0]
-        and abs(audio[0] - seconds) <= 1024 / 44100 + 1e-3
+        and abs(audio[0] - seconds) <= 1024 / 22050 + 1e-3
     )
 
 
@@ -133,8 +147,17 @@ COPIES = {
 }
 
 
-@pytest.mark.parametrize("method", ["tip", "flow"])
-@pytest.mark.parametrize("copy", list(COPIES))
+FAST_COPIES = {("portrait-with-bars", "flow"), ("letterbox", "tip")}
+
+
+@pytest.mark.parametrize(
+    ("copy", "method"),
+    [
+        pytest.param(c, m, marks=() if (c, m) in FAST_COPIES else pytest.mark.slow)
+        for c in COPIES
+        for m in ("flow", "tip")
+    ],
+)
 def test_bars_and_rotation_change_nothing_found(synthhits, tmp_path, capsys, copy, method):
     if method == "flow" and copy == "letterbox":
         pytest.xfail(
@@ -167,7 +190,7 @@ def test_bad_outputs_exit_2_one_line_nothing_left(synthhits, tmp_path, capsys):
     src = tmp_path / "in.webm"
     make_variant(synthhits[0], src, codec="libvpx-vp9", max_frames=30, audio=False)
     cases = [
-        (["--video-out", str(tmp_path / "o.mov")], "vp9"),  # VP9 cannot go into .mov
+        (["--video-out", str(tmp_path / "o.mov")], "cannot hold the vp9"),  # not into .mov
         (["--video-out", str(tmp_path / "o.avi")], ".webm"),  # the list of what can
         (["--video-out", str(tmp_path / "o.mkv"), "--original-audio", "keep"], "no audio"),
         (["--original-audio", "mix"], "needs --video-out"),

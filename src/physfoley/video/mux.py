@@ -10,6 +10,7 @@ decodes to, and only then renamed into place.
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
@@ -20,6 +21,8 @@ from physfoley.errors import InputError, PhysfoleyError
 
 #: Containers a soundtrack can be muxed into, and the audio codec each one gets.
 AUDIO_CODEC_OF = {".mp4": "aac", ".m4v": "aac", ".mov": "aac", ".mkv": "aac", ".webm": "libopus"}
+#: FFmpeg's name of each container.
+FORMAT_OF = {".mp4": "mp4", ".m4v": "ipod", ".mov": "mov", ".mkv": "matroska", ".webm": "webm"}
 #: Video codecs a WebM file can hold (the others hold what FFmpeg can put in them).
 WEBM_VIDEO_CODECS = ("vp8", "vp9", "av1")
 #: What `mux_audio` does with the input's own audio track.
@@ -32,8 +35,10 @@ def check_video_out(video_in: str | os.PathLike, video_out: str | os.PathLike) -
     """Refuse, before any work, an output container that cannot take the input's picture.
 
     Raises `InputError` for an unknown suffix (naming the supported ones) or a video codec
-    the container cannot hold (H.264 in WebM).
+    the container cannot hold (H.264 in WebM, VP9 in MOV): a header is written in memory.
     """
+    import av
+
     suffix = Path(video_out).suffix.lower()
     if suffix not in AUDIO_CODEC_OF:
         raise InputError(
@@ -46,6 +51,17 @@ def check_video_out(video_in: str | os.PathLike, video_out: str | os.PathLike) -
                 f"a .webm file holds VP8, VP9 or AV1 video, and {video_in} is {codec}; "
                 "write .mp4, .mov or .mkv (the picture is copied, not re-encoded)"
             )
+    codec = video_codec(video_in)
+    with av.open(str(video_in)) as src:
+        try:
+            with av.open(io.BytesIO(), mode="w", format=FORMAT_OF[suffix]) as probe:
+                probe.add_stream_from_template(src.streams.video[0])
+                probe.start_encoding()
+        except (av.error.FFmpegError, ValueError):
+            raise InputError(
+                f"a {suffix} file cannot hold the {codec} video of {video_in}; write .mkv "
+                "(the picture is copied, not re-encoded)"
+            ) from None
 
 
 def video_codec(path: str | os.PathLike) -> str:
