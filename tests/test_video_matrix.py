@@ -97,8 +97,10 @@ def test_video_out_keeps_every_frame_and_a_soundtrack_as_long(
     assert got_frames == frames
     # the new soundtrack first, the original kept second; each within one audio frame
     one_audio_frame = 1024 / 22050 if out_suffix != ".webm" else 960 / 48000
+    # Matroska keeps the AAC encoder's priming frame in what decodes (MP4 trims it)
+    primed = one_audio_frame if out_suffix == ".mkv" else 0.0
     assert len(audio) == 2
-    assert abs(audio[0] - got_seconds) <= one_audio_frame + 1e-3, (audio, got_seconds)
+    assert abs(audio[0] - primed - got_seconds) <= one_audio_frame + 1e-3, (audio, got_seconds)
 
 
 def test_cut_file_says_so_and_keeps_picture_and_sound_together(synthhits, tmp_path, capsys):
@@ -153,21 +155,24 @@ FAST_COPIES = {("portrait-with-bars", "flow"), ("letterbox", "tip")}
 @pytest.mark.parametrize(
     ("copy", "method"),
     [
-        pytest.param(c, m, marks=() if (c, m) in FAST_COPIES else pytest.mark.slow)
+        pytest.param(
+            c,
+            m,
+            marks=[
+                *(() if (c, m) in FAST_COPIES else [pytest.mark.slow]),
+            ],
+        )
         for c in COPIES
         for m in ("flow", "tip")
     ],
 )
 def test_bars_and_rotation_change_nothing_found(synthhits, tmp_path, capsys, copy, method):
-    if method == "flow" and copy == "letterbox":
-        pytest.xfail(
-            "flow misses the two hits at the top edge of this letterboxed re-encoding "
-            "(F1 0.62 against 0.75): the encoder's noise at the bar, not the bars (cropped)"
-        )
     video, truth = synthhits
     plain, padded = tmp_path / "plain.mp4", tmp_path / "copy.mp4"
-    make_variant(video, plain)  # the same encoder, so only the bars / rotation differ
-    make_variant(video, padded, **COPIES[copy])
+    # lossless, so that only the bars / rotation differ, not the encoder's noise (which alone
+    # moves the F1 of these detectors by about 0.1 from one lossy re-encoding to the next)
+    make_variant(video, plain, lossless=True)
+    make_variant(video, padded, lossless=True, **COPIES[copy])
     f1_plain = _f1(_detect(plain, method, capsys), truth)
     f1_copy = _f1(_detect(padded, method, capsys), truth)
     assert abs(f1_copy - f1_plain) <= 0.05, (f1_plain, f1_copy)
@@ -176,8 +181,8 @@ def test_bars_and_rotation_change_nothing_found(synthhits, tmp_path, capsys, cop
 def test_positions_are_in_pixels_of_the_padded_picture(synthhits, tmp_path, capsys):
     video, _ = synthhits
     plain, padded = tmp_path / "plain.mp4", tmp_path / "pbox.mp4"
-    make_variant(video, plain)
-    make_variant(video, padded, pad=(0, 112))
+    make_variant(video, plain, lossless=True)
+    make_variant(video, padded, pad=(0, 112), lossless=True)
     assert main(["detect", str(plain), "--json", "--method", "tip"]) == 0
     a = json.loads(capsys.readouterr().out)["impacts"]
     assert main(["detect", str(padded), "--json", "--method", "tip"]) == 0

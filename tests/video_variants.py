@@ -28,6 +28,7 @@ def make_variant(
     audio: bool = True,
     upscale: int = 1,
     max_frames: int | None = None,
+    lossless: bool = False,
 ) -> int:
     """Write `dst`; returns its number of frames.
 
@@ -36,7 +37,8 @@ def make_variant(
         display matrix that turns it back counter-clockwise (a correct reader shows the
         original picture).
     vfr : frame times jitter (+-30 % of a frame interval); fps : resample to this rate by
-        repeating / dropping frames. upscale : repeat each pixel this many times. max_frames : keep the first ones only. bframes : H.264 with B-frames. audio : keep a tone track.
+        repeating / dropping frames. upscale : repeat each pixel this many times. max_frames : keep the first ones only. lossless : H.264 at qp 0 (the
+        picture inside bars, or turned back, is then the plain copy's, bit for bit). bframes : H.264 with B-frames. audio : keep a tone track.
     """
     import av
 
@@ -62,12 +64,16 @@ def make_variant(
     opts = {"movflags": "+faststart"} if faststart else {}
     with av.open(str(dst), mode="w", options=opts) as out:
         time_base = Fraction(1, 9000)
-        vo = out.add_stream(codec, rate=int(round(rate)) if not vfr else None)
+        vo = out.add_stream(codec, rate=int(round(rate)))  # nominal; vfr jitters the pts
         vo.width, vo.height = w, h
         vo.pix_fmt = "yuv420p"
-        vo.time_base = time_base
+        vo.time_base = vo.codec_context.time_base = time_base
         if codec in ("libx264", "libx265"):
-            vo.options = {"bf": "2" if bframes else "0", "g": "30"}
+            vo.options = {
+                "bf": "2" if bframes else "0",
+                "g": "30",
+                **({"qp": "0"} if lossless else {}),
+            }
         if rotate:
             vo.set_display_rotation(rotate)
         ao = None
