@@ -132,10 +132,13 @@ def distinct_frames(gray: np.ndarray, max_level: float = 2.0) -> np.ndarray:
     keep = np.ones(t, bool)
     if t < 2:
         return keep
-    diff = np.abs(np.diff(gray.reshape(t, -1).astype(np.int16), axis=0))
-    k = max(1, int(0.001 * diff.shape[1]))
-    top = np.partition(diff, diff.shape[1] - k, axis=1)[:, diff.shape[1] - k]
-    keep[1:] = top > max_level
+    flat = gray.reshape(t, -1)
+    k = max(1, int(0.001 * flat.shape[1]))
+    for start in range(0, t - 1, 256):  # in chunks: memory flat in the video's length
+        stop = min(start + 257, t)
+        diff = np.abs(np.diff(flat[start:stop].astype(np.int16), axis=0))
+        top = np.partition(diff, diff.shape[1] - k, axis=1)[:, diff.shape[1] - k]
+        keep[start + 1 : stop] = top > max_level
     return keep
 
 
