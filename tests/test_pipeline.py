@@ -292,14 +292,18 @@ def test_build_physics_bank_from_a_prepared_training_split(tmp_path):
     np.testing.assert_allclose(bank_f.keys, key.numpy(), rtol=1e-4, atol=1e-5)
 
 
-def test_decode_video_downscales_large_videos_keeping_aspect(tmp_path):
+def test_decode_video_keeps_small_frames_and_decodes_windows_again(tmp_path):
     from test_mux import make_video
 
     from physfoley.pipeline import decode_video
+    from physfoley.video.io import read_video
+    from physfoley.video.stream import frames_at
 
-    path = make_video(tmp_path / "big.mp4", seconds=0.4, fps=25, size=96)
-    small = decode_video(path, max_side=48)
-    assert small.frames.shape[1:] == (48, 48, 3) and small.num_frames == 10
-    full = decode_video(path, max_side=480)
-    assert full.frames.shape[1:] == (96, 96, 3)
-    np.testing.assert_allclose(small.times_s, full.times_s)
+    path = make_video(tmp_path / "big.mp4", seconds=0.4, fps=25, size=320)
+    video = decode_video(path)
+    # the detector's grey work frames (long side 160), not the 320 px picture
+    assert video.frames.shape == (10, 160, 160) and video.scale == 2.0
+    windows = frames_at(video, np.array([[0, 1, 9]]), 64)
+    assert windows.shape == (1, 3, 64, 64, 3) and windows.dtype == np.uint8
+    full = read_video(path, size=64).frames
+    np.testing.assert_array_equal(windows[0], full[[0, 1, 9]])

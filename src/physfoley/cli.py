@@ -14,6 +14,7 @@ from typing import NoReturn
 
 from physfoley import __version__
 from physfoley.errors import InputError, PhysfoleyError
+from physfoley.threads import configure_threads
 
 # Command groups, in the order `physfoley --help` lists them.
 COMMAND_MODULES = (
@@ -60,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    configure_threads()  # before any command imports torch (physfoley.threads)
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

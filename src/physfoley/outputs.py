@@ -21,7 +21,7 @@ from physfoley.atomic import atomic_path, check_output_path
 from physfoley.audio.io import write_audio
 from physfoley.errors import InputError
 from physfoley.evaluation.metrics import detect_onsets
-from physfoley.video.mux import mux_audio
+from physfoley.video.mux import AUDIO_CODEC_OF, ORIGINAL_AUDIO, check_video_out, mux_audio
 
 if TYPE_CHECKING:
     from physfoley.pipeline import SynthesisResult
@@ -29,8 +29,9 @@ if TYPE_CHECKING:
 
 #: Audio files a soundtrack can be written as.
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
-#: Containers a soundtrack can be muxed into (the picture is copied, not re-encoded).
-VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv")
+#: Containers a soundtrack can be muxed into (the picture is copied, not re-encoded; .webm
+#: holds VP8, VP9 or AV1 video only, with Opus sound).
+VIDEO_SUFFIXES = tuple(AUDIO_CODEC_OF)
 
 
 def check_soundtrack_outputs(
@@ -39,11 +40,14 @@ def check_soundtrack_outputs(
     video_out: str | os.PathLike | None = None,
     *,
     force: bool = False,
+    original_audio: str = "replace",
 ) -> tuple[Path, Path | None]:
     """Check the input video and the output paths before any work; returns (audio, video) paths.
 
     Raises `InputError` when `video` is not a file, an output exists without `force`, a suffix
-    is not one of `AUDIO_SUFFIXES` / `VIDEO_SUFFIXES`, or `video_out` is the input itself.
+    is not one of `AUDIO_SUFFIXES` / `VIDEO_SUFFIXES` or cannot hold the input's picture,
+    `video_out` is the input itself, or `original_audio` keep/mix is asked without a
+    `video_out` or of a video without sound.
     """
     if not Path(video).is_file():
         raise InputError(f"{video} does not exist or is not a file")
@@ -55,11 +59,30 @@ def check_soundtrack_outputs(
     video_path = None
     if video_out:
         video_path = check_output_path(video_out, force=force)
-        if video_path.suffix.lower() not in VIDEO_SUFFIXES:
-            raise InputError(f"unsupported video extension {video_path.suffix!r}; use .mp4 or .mkv")
         if video_path.resolve() == Path(video).resolve():
             raise InputError("--video-out must differ from the input video")
+        check_video_out(video, video_path)
+    if original_audio not in ORIGINAL_AUDIO:
+        raise InputError(f"--original-audio must be one of {', '.join(ORIGINAL_AUDIO)}")
+    if original_audio != "replace":
+        if video_path is None:
+            raise InputError(f"--original-audio {original_audio} needs --video-out")
+        if not has_audio(video):
+            raise InputError(
+                f"{video} has no audio track to {original_audio}; use --original-audio replace"
+            )
     return audio_path, video_path
+
+
+def has_audio(video: str | os.PathLike) -> bool:
+    """Whether `video` has an audio track (False when it cannot be opened)."""
+    import av
+
+    try:
+        with av.open(str(video)) as cont:
+            return bool(cont.streams.audio)
+    except av.error.FFmpegError:
+        return False
 
 
 def write_soundtrack(
@@ -70,9 +93,13 @@ def write_soundtrack(
     video: str | os.PathLike | None = None,
     video_out: str | os.PathLike | None = None,
     force: bool = False,
+    original_audio: str = "replace",
+    original_gain_db: float = 0.0,
 ) -> None:
     """Write `audio` [N] (mono, at `sample_rate` Hz) to `audio_out`, and, with `video_out`, into
-    a copy of `video` whose picture is kept and whose soundtrack is replaced.
+    a copy of `video` whose picture is kept and whose soundtrack is `audio`; `original_audio`
+    says what becomes of the video's own sound (`physfoley.video.mux.mux_audio`: replace, keep
+    as a second track, or mix in at `original_gain_db`). `audio_out` is always `audio` alone.
 
     The video is muxed first (a codec its container cannot hold fails there, before any audio
     file exists); if the audio write then fails, the muxed video is removed again.
@@ -80,7 +107,15 @@ def write_soundtrack(
     if video_out is not None:
         if video is None:
             raise InputError("a muxed video needs the input video")
-        mux_audio(video, audio, sample_rate, video_out, force=force)
+        mux_audio(
+            video,
+            audio,
+            sample_rate,
+            video_out,
+            force=force,
+            original=original_audio,
+            original_gain_db=original_gain_db,
+        )
     try:
         write_audio(audio_out, audio, sample_rate, force=force)
     except Exception:

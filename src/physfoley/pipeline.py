@@ -32,15 +32,14 @@ from physfoley.model_dir import load_model_dir
 from physfoley.models.factory import ImpactDiffusionModel
 from physfoley.retrieval import PhysicsBank
 from physfoley.video.events import ImpactEvent, detect_impacts
-from physfoley.video.io import VideoFrames, read_video
-from physfoley.video.windows import onset_windows, resize_frames
+from physfoley.video.io import VideoFrames
+from physfoley.video.stream import decode_for_detection, frames_at
+from physfoley.video.windows import onset_windows
 
 #: The shipped default model (trained on SynthHits with the `small` preset).
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "assets" / "models" / "small"
 #: Peak the mix is brought down to when overlapping impacts would clip.
 MIX_PEAK = 0.99
-#: Videos are decoded with their longer side at most this many pixels (see `decode_video`).
-MAX_DECODE_SIDE = 480
 #: Length of the fade at the end of each generated clip (seconds).
 FADE_OUT_S = 0.01
 
@@ -79,6 +78,7 @@ class SynthesisResult:
     sampler, steps, seed, guidance : the sampling settings actually used
     impact_events : the detector's `ImpactEvent`s (time, striker speed, mass, energy change)
         when it found the impact times; empty when the times were given
+    video : the decoded video (frame times, frames decoded of those its container announced)
     """
 
     audio: np.ndarray = field(repr=False)
@@ -92,6 +92,7 @@ class SynthesisResult:
     seed: int
     guidance: float
     impact_events: list[ImpactEvent] = field(default_factory=list)
+    video: VideoFrames | None = field(default=None, repr=False)
 
 
 def place_on_timeline(clips: np.ndarray, start_samples: np.ndarray, length: int) -> np.ndarray:
@@ -118,18 +119,11 @@ def mix_without_clipping(timeline: np.ndarray, peak: float = MIX_PEAK) -> tuple[
     return (timeline * gain).astype(np.float32), gain
 
 
-def decode_video(path: str | os.PathLike, *, max_side: int = MAX_DECODE_SIDE) -> VideoFrames:
-    """Decode a video for synthesis, downscaled (aspect kept) so its longer side <= max_side.
-
-    The detector works at 224 px and the visual windows at the model's S x S, so decoding an HD
-    video at full size would only cost memory (10 s of 1080p is ~1.9 GB of RGB frames).
-    """
-    first = read_video(path, max_frames=1)  # size after rotation metadata is applied
-    scale = max_side / max(first.width, first.height)
-    if scale >= 1.0:
-        return read_video(path)
-    size = (max(2, round(first.width * scale)), max(2, round(first.height * scale)))
-    return read_video(path, size=size)
+def decode_video(path: str | os.PathLike) -> VideoFrames:
+    """Decode a video for synthesis: the detector's small grey frames, black bars cropped; the
+    visual windows' colour frames are decoded again when needed (`physfoley.video.stream`), so
+    memory stays flat in the video's length and size."""
+    return decode_for_detection(path)
 
 
 class ImpactPipeline:
@@ -305,7 +299,7 @@ class ImpactPipeline:
             # The same windows as the training data (video.windows.onset_windows): nearest frame
             # to each time, onset - 11 ... onset + 10, edge frames repeated.
             onset, idx, _ = onset_windows(frames.times_s, times_s, self.frames_per_window)
-            windows = resize_frames(frames.frames[idx], self.image_size)
+            windows = frames_at(frames, idx, self.image_size)
             nu, key = self.encode_windows_and_keys(windows)
             found = self.bank.lookup(key.float().cpu().numpy(), k=1)
             physics = {k: v for k, v in found.values.items() if k in PHYSICS_KEYS}
@@ -341,4 +335,5 @@ class ImpactPipeline:
             seed=seed,
             guidance=float(self.config.diffusion.guidance_scale if guidance is None else guidance),
             impact_events=impact_events,
+            video=frames,
         )

@@ -11,8 +11,9 @@ from physfoley.atomic import atomic_path, check_output_path
 from physfoley.commands import args as argtypes
 from physfoley.errors import InputError
 from physfoley.video.events import MIN_FRAMES, detect_impacts
-from physfoley.video.io import read_video
+from physfoley.video.io import truncation_note
 from physfoley.video.physics import DENSITY_KG_M3, FixedMassEstimator, MaterialSizeMassEstimator
+from physfoley.video.stream import decode_for_detection
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -81,7 +82,9 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(
                 f"unknown material {args.material!r}; use one of {', '.join(DENSITY_KG_M3)}"
             )
-    video = read_video(args.video)
+    video = decode_for_detection(args.video, method=args.method)
+    if video.truncated:
+        print(f"physfoley detect: {truncation_note(args.video, video)}", file=sys.stderr)
     if video.num_frames < MIN_FRAMES:
         raise InputError(
             f"{args.video} has {video.num_frames} frames; impact detection needs at least "

@@ -7,6 +7,7 @@ quick to start.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from physfoley import jsondoc
@@ -42,7 +43,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("video", help="input video file")
     p.add_argument("-o", "--out", required=True, help="output audio (.wav, .flac or .ogg)")
     p.add_argument(
-        "--video-out", help="also write the video with the new soundtrack (.mp4/.mov/.mkv)"
+        "--video-out",
+        help="also write the video with the new soundtrack: .mp4, .m4v, .mov, .mkv or .webm "
+        "(the picture is copied; .webm needs VP8/VP9/AV1 video and gets Opus sound)",
+    )
+    p.add_argument(
+        "--original-audio",
+        choices=("replace", "keep", "mix"),
+        default="replace",
+        help="what --video-out does with the video's own sound: replace it (default), keep it "
+        "as a second audio track, or mix it into the new one at --original-gain-db; -o always "
+        "holds the new soundtrack alone",
+    )
+    p.add_argument(
+        "--original-gain-db",
+        type=float,
+        default=0.0,
+        help="gain of the original sound in --original-audio mix (dB, default 0)",
     )
     p.add_argument(
         "--times", help="impact times in seconds, comma-separated (default: detect them)"
@@ -74,7 +91,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--threads",
         type=int,
-        help="CPU threads for torch (default: torch's choice; 1 is best on a busy machine)",
+        help="CPU threads for torch (default: the CPUs not kept busy by other work)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
@@ -85,12 +102,15 @@ def run(args: argparse.Namespace) -> int:
     from physfoley.commands.synthesize_soundtrack import refuse_inapplicable, run_soundtrack
     from physfoley.families import load_pipeline
     from physfoley.soundtrack_pipeline import SoundtrackPipeline
+    from physfoley.video.io import truncation_note
 
     # Validate everything cheap before any work, so bad input leaves no partial output.
     times = parse_times(args.times)
     audio_out, video_out = check_soundtrack_outputs(
-        args.video, args.out, args.video_out, force=args.force
+        args.video, args.out, args.video_out, force=args.force, original_audio=args.original_audio
     )
+    if not math.isfinite(args.original_gain_db):
+        raise InputError("--original-gain-db must be a finite number of dB, e.g. -12")
     if args.steps is not None and args.steps < 1:
         raise InputError("--steps must be at least 1")
     if args.threads is not None:
@@ -113,6 +133,8 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         guidance=args.guidance,
     )
+    if result.video is not None and result.video.truncated:
+        print(f"physfoley synthesize: {truncation_note(args.video, result.video)}", file=sys.stderr)
     if not result.impacts:
         print("physfoley synthesize: no impacts found; the soundtrack is silent", file=sys.stderr)
     if result.normalized:
@@ -128,6 +150,8 @@ def run(args: argparse.Namespace) -> int:
         video=args.video,
         video_out=video_out,
         force=args.force,
+        original_audio=args.original_audio,
+        original_gain_db=args.original_gain_db,
     )
     if args.json:
         video = str(video_out) if video_out is not None else None

@@ -23,7 +23,7 @@ from physfoley.soundtrack_pipeline import SoundtrackPipeline
 #: `physfoley synthesize` options a diff-foley model uses (the rest are per-impact only).
 APPLIES = {
     "video", "out", "video_out", "model", "steps", "sampler", "seed", "guidance", "cg_scale",
-    "device", "threads", "json", "force",
+    "device", "threads", "json", "force", "original_audio", "original_gain_db",
 }  # fmt: skip
 
 
@@ -55,6 +55,8 @@ def run_soundtrack(
         video=args.video,
         video_out=video_out,
         force=args.force,
+        original_audio=args.original_audio,
+        original_gain_db=args.original_gain_db,
     )
     doc = soundtrack_json(result)
     if args.json:

@@ -24,9 +24,10 @@ from physfoley.video.flow import (
     DEFAULT_WORK_SIZE,
     detect_flow,
 )
-from physfoley.video.io import VideoFrames, read_video
+from physfoley.video.io import VideoFrames
 from physfoley.video.peaks import MotionTrack
 from physfoley.video.physics import kinetic_energy_change
+from physfoley.video.stream import decode_for_detection
 from physfoley.video.swing import SWING_STROKE_S, SWING_THRESHOLD, swing_track
 from physfoley.video.tip import TIP_THRESHOLD, detect_tip
 from physfoley.video.windows import frame_index_at
@@ -101,7 +102,7 @@ def detect_impacts(
     Raises InputError for unreadable input or fewer than MIN_FRAMES frames.
     """
     if isinstance(video, (str, os.PathLike, Path)):
-        video = read_video(video)
+        video = decode_for_detection(video, method=method, work_size=work_size)
     n = video.num_frames if isinstance(video, VideoFrames) else int(np.asarray(video).shape[0])
     if n < MIN_FRAMES:
         raise InputError(
@@ -150,10 +151,17 @@ def detect_impacts(
     else:
         raise InputError(f"unknown detection method {method!r}; use 'swing', 'flow' or 'tip'")
     frames_rgb = video.frames if isinstance(video, VideoFrames) else np.asarray(video)
+    if frames_rgb.ndim == 3 and mass_estimator is not None and getattr(video, "reload", None):
+        pick = np.linspace(0, n - 1, min(n, 32)).round().astype(np.int64)
+        frames_rgb = video.reload(pick[None], None)[0]  # colour, for the apparent size
+    if isinstance(video, VideoFrames) and (video.scale != 1.0 or video.offset_xy != (0.0, 0.0)):
+        found, track = to_original_pixels(found, track, video.scale, video.offset_xy)
     events = impact_events(
         found,
         all_times,
         frames=frames_rgb if frames_rgb.ndim == 4 else None,
+        frame_scale=video.scale if isinstance(video, VideoFrames) else 1.0,
+        frame_offset_xy=video.offset_xy if isinstance(video, VideoFrames) else (0.0, 0.0),
         meters_per_pixel=meters_per_pixel,
         mass_kg=mass_kg,
         mass_estimator=mass_estimator,
@@ -163,11 +171,27 @@ def detect_impacts(
     return (events, track) if return_track else events
 
 
+def to_original_pixels(found: dict, track, scale: float, offset_xy: tuple[float, float]):
+    """A detector's impacts and track in pixels of the original picture, from work frames
+    whose pixel is `scale` original pixels and whose (0, 0) lies at `offset_xy` in it."""
+    found = dict(found)
+    for k in ("speed_before", "speed_after"):
+        found[k] = found[k] * scale
+    found["x"] = found["x"] * scale + offset_xy[0]
+    found["y"] = found["y"] * scale + offset_xy[1]
+    track.speed_px_s = track.speed_px_s * scale
+    track.x, track.y = track.x * scale + offset_xy[0], track.y * scale + offset_xy[1]
+    track.scale = track.scale * scale
+    return found, track
+
+
 def impact_events(
     found: dict[str, np.ndarray],
     times_s: np.ndarray,
     *,
     frames: np.ndarray | None = None,
+    frame_scale: float = 1.0,
+    frame_offset_xy: tuple[float, float] = (0.0, 0.0),
     meters_per_pixel: float | None = None,
     mass_kg: float | None = None,
     mass_estimator=None,
@@ -177,7 +201,8 @@ def impact_events(
 
     found : "t_contact" [P] seconds, "conf" [P], "speed_before" / "speed_after" [P] pixels/s,
     "x" / "y" [P] pixels of the original video (`detect_flow`, `detect_tip`); times_s : [T] the
-    video's frame times; frames : [T, H, W, 3] RGB for the mass estimator (None for gray).
+    video's frame times; frames : [T, H, W, 3] RGB for the mass estimator (None for gray), whose
+    pixel is `frame_scale` original pixels, (0, 0) at `frame_offset_xy` in the original.
     Speeds in m/s need `meters_per_pixel`; the mass is `mass_kg`, else the estimator's.
     """
     t_contact, conf = found["t_contact"], found["conf"]
@@ -192,9 +217,9 @@ def impact_events(
             mass = mass_estimator.estimate(
                 frames=frames,
                 material=material,
-                meters_per_pixel=meters_per_pixel,
-                x=float(xs[j]),
-                y=float(ys[j]),
+                meters_per_pixel=meters_per_pixel and meters_per_pixel * frame_scale,
+                x=float((xs[j] - frame_offset_xy[0]) / frame_scale),
+                y=float((ys[j] - frame_offset_xy[1]) / frame_scale),
             )
         ke = kinetic_energy_change(mass, sb_m, sa_m)
         tc = float(t_contact[j])
@@ -222,4 +247,5 @@ __all__ = [
     "ImpactEvent",
     "detect_impacts",
     "impact_events",
+    "to_original_pixels",
 ]

@@ -82,14 +82,24 @@ def fit_long_side(frames: np.ndarray, long_side_px: int) -> tuple[np.ndarray, fl
     import cv2
 
     t, h, w = frames.shape[:3]
-    scale = max(h, w) / float(long_side_px)
-    if scale <= 1.0:
+    size = long_side_size(h, w, long_side_px)
+    if size is None:
         return np.ascontiguousarray(frames, dtype=np.uint8), 1.0
-    new_w, new_h = max(8, round(w / scale)), max(8, round(h / scale))
+    (new_w, new_h), scale = size
     out = np.empty((t, new_h, new_w, *frames.shape[3:]), np.uint8)
     for i in range(t):  # OpenCV resizes one image at a time
         out[i] = cv2.resize(frames[i], (new_w, new_h), interpolation=cv2.INTER_AREA)
-    return out, max(h / new_h, w / new_w)
+    return out, scale
+
+
+def long_side_size(h: int, w: int, long_side_px: int) -> tuple[tuple[int, int], float] | None:
+    """The size `fit_long_side` shrinks an h x w picture to: ((width, height), original pixels
+    per new pixel), or None when it is already small enough (never upscaled)."""
+    scale = max(h, w) / float(long_side_px)
+    if scale <= 1.0:
+        return None
+    new_w, new_h = max(8, round(w / scale)), max(8, round(h / scale))
+    return (new_w, new_h), max(h / new_h, w / new_w)
 
 
 def to_gray(frames: np.ndarray) -> np.ndarray:
@@ -122,10 +132,13 @@ def distinct_frames(gray: np.ndarray, max_level: float = 2.0) -> np.ndarray:
     keep = np.ones(t, bool)
     if t < 2:
         return keep
-    diff = np.abs(np.diff(gray.reshape(t, -1).astype(np.int16), axis=0))
-    k = max(1, int(0.001 * diff.shape[1]))
-    top = np.partition(diff, diff.shape[1] - k, axis=1)[:, diff.shape[1] - k]
-    keep[1:] = top > max_level
+    flat = gray.reshape(t, -1)
+    k = max(1, int(0.001 * flat.shape[1]))
+    for start in range(0, t - 1, 256):  # in chunks: memory flat in the video's length
+        stop = min(start + 257, t)
+        diff = np.abs(np.diff(flat[start:stop].astype(np.int16), axis=0))
+        top = np.partition(diff, diff.shape[1] - k, axis=1)[:, diff.shape[1] - k]
+        keep[start + 1 : stop] = top > max_level
     return keep
 
 
@@ -133,6 +146,7 @@ __all__ = [
     "distinct_frames",
     "fit_long_side",
     "frame_index_at",
+    "long_side_size",
     "onset_windows",
     "resize_frames",
     "to_gray",
