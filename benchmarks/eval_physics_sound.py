@@ -5,16 +5,17 @@
 
 For each video of the split and each configuration (--configs, default all):
   before    loudness="model", tails off        (the pipeline before issue 15)
-  head      loudness="physics", tails from the generated head's own analysis (the default)
-  neighbour loudness="physics", tails from the retrieved neighbour's physics
-  detector  as `head`, but the impact times are the detector's, not the true ones
+  head      loudness="physics", tails from the generated head's own analysis
+  neighbour loudness="physics", tails from the retrieved neighbour's physics (the default)
+  detector  as `neighbour`, but the impact times are the detector's, not the true ones
 the soundtrack is synthesized (shipped model, seed 0) at the times of NAME_times.txt (hits and
 scratches) and written to OUT/CONFIG/NAME.wav. Figures, over the "hit" actions of
 NAME_physics.json: APCC-Delta (`apcc_of_folder`); the pooled Pearson r between the peak level
 (dB) of the first 30 ms after each hit and log kinetic-energy change, generated and recorded;
 for hits on metal, glass and ceramic with no other event within 0.6 s, the median level of
 0.30-0.60 s after the hit relative to its first 0.25 s, generated and recorded, per material;
-and the wall time of each synthesize call. Prints one table; --json for a document.
+and the wall and CPU time of each synthesize call (decoded frames in, soundtrack out; with one
+thread, CPU time is the wall time a quiet machine would take). Prints one table; --json for a document.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ CONFIGS = {
     "before": dict(loudness="model", tails=False),
     "head": dict(loudness="physics", tails=True, tail_source="head"),
     "neighbour": dict(loudness="physics", tails=True, tail_source="neighbour"),
-    "detector": dict(loudness="physics", tails=True, tail_source="head"),
+    "detector": dict(loudness="physics", tails=True, tail_source="neighbour"),
 }
 RINGING = ("metal", "glass", "ceramic")
 ISOLATION_S = 0.6
@@ -73,15 +74,16 @@ def hits_of(data: Path, name: str) -> dict[str, np.ndarray]:
 def evaluate(pipe, data: Path, out: Path, config: str, names: list[str], seed: int) -> dict:
     folder = out / config
     folder.mkdir(parents=True, exist_ok=True)
-    gen_db, rec_db, energy, mats, gen_tail, rec_tail, walls = [], [], [], [], [], [], []
+    gen_db, rec_db, energy, mats, gen_tail, rec_tail, walls, cpus = ([] for _ in range(8))
     for name in names:
         truth = hits_of(data, name)
         frames = decode_video(data / f"{name}_denoised.mp4")
         kw = dict(CONFIGS[config])
         times = None if config == "detector" else truth["all_times"]
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         result = pipe.synthesize(frames, times=times, seed=seed, **kw)
         walls.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
         write_audio(folder / f"{name}.wav", result.audio, result.sample_rate, force=True)
         rec, sr = load_audio(data / f"{name}_denoised.wav", sample_rate=result.sample_rate)
         gen_db.append(peak_db(result.audio, sr, truth["times"]))
@@ -110,6 +112,8 @@ def evaluate(pipe, data: Path, out: Path, config: str, names: list[str], seed: i
     doc["tails"] = tails
     doc["synthesize_s_median"] = float(np.median(walls))
     doc["synthesize_s_max"] = float(np.max(walls))
+    doc["synthesize_cpu_s_median"] = float(np.median(cpus))
+    doc["synthesize_cpu_s_max"] = float(np.max(cpus))
     return doc
 
 
@@ -121,7 +125,11 @@ def main() -> None:
     ap.add_argument("--max-videos", type=int)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     args = ap.parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)
     data, out = Path(args.data), Path(args.out)
     names = sorted(p.name.removesuffix("_physics.json") for p in data.glob("*_physics.json"))
     names = names[: args.max_videos]
@@ -140,7 +148,8 @@ def main() -> None:
                 f"ref {d['apcc_reference']:.3f} delta {d['apcc_delta']:.3f}  "
                 f"r(peak, log E) gen {d['pearson_peak_vs_log_energy_generated']:.3f} "
                 f"rec {d['pearson_peak_vs_log_energy_recorded']:.3f}  "
-                f"synth {d['synthesize_s_median']:.1f} s (max {d['synthesize_s_max']:.1f})  "
+                f"synth {d['synthesize_s_median']:.1f} s (max {d['synthesize_s_max']:.1f}; CPU "
+                f"{d['synthesize_cpu_s_median']:.1f} s, max {d['synthesize_cpu_s_max']:.1f})  "
                 f"tails: {tails}",
                 flush=True,
             )

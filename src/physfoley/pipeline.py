@@ -342,7 +342,7 @@ class ImpactPipeline:
         seed: int | None = None,
         guidance: float | None = None,
         tails: bool = True,
-        tail_source: str = "head",
+        tail_source: str = "neighbour",
         max_tail_s: float = MAX_TAIL_S,
         loudness: str = "physics",
         speed_scale: float = 1.0,
@@ -357,8 +357,9 @@ class ImpactPipeline:
         steps, sampler, guidance : diffusion sampling (defaults: the sampler module's).
         seed : makes the result reproducible (None: a random seed, reported in the result).
         tails : continue each generated 0.25 s head until it has decayed by 60 dB (at most
-            `max_tail_s` s), from the physics of `tail_source`: "head" (the generated clip's
-            own modes and residual bands, analysed) or "neighbour" (the retrieved clip's).
+            `max_tail_s` s), from the physics of `tail_source`: "neighbour" (the retrieved
+            clip's modes and residual bands; closer to recorded tails on SynthHits, docs/
+            pipeline.md) or "head" (the generated clip's own, analysed).
         loudness : "physics" sets each impact's peak from its impulse m (v_before + v_after),
             the striker's speeds measured in the picture at each time (`impacts_at`) and the
             calibrated law of `physfoley.audio.loudness`; "model" keeps the generated level.

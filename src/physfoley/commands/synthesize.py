@@ -75,9 +75,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--tail-source",
         choices=("head", "neighbour"),
-        default="head",
-        help="physics the tails continue: the generated clip's own analysis (default) or the "
-        "retrieved neighbour's",
+        default="neighbour",
+        help="physics the tails continue: the retrieved neighbour's (default: closer to "
+        "recorded tails) or the generated clip's own analysis",
     )
     p.add_argument("--max-tail-s", type=float, default=4.0, help="longest tail (default: 4 s)")
     p.add_argument(
