@@ -73,7 +73,9 @@ def main() -> None:
     print(f"log measured impulse vs log true impulse: r = {r_j:.3f}")
     print(f"recorded peak dB vs 20 log10 measured impulse: r = {r_peak:.3f}")
     print(f"fit: LEVEL_REF_DB = {ref_db:.2f}, LEVEL_EXPONENT = {exponent:.3f}")
-    print(f"recorded peak dB: median {np.median(rows['peak_db']):.1f}, max {rows['peak_db'].max():.1f}")
+    print(
+        f"recorded peak dB: median {np.median(rows['peak_db']):.1f}, max {rows['peak_db'].max():.1f}"
+    )
 
 
 if __name__ == "__main__":

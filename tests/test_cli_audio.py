@@ -305,5 +305,10 @@ def test_edit_writes_the_whole_ring_not_only_the_analysis_window(tmp_path):
     # the 0.30-0.60 s level relative to the first 0.25 s follows the 440 Hz decay of the input
     want = tail_level_db(impact_wave(3.0), SR, np.array([0.0]))[0]
     assert tail_level_db(wave, sr, np.array([0.0]))[0] == pytest.approx(want, abs=3.0)
-    assert main(["edit", str(src), "-o", str(out), "--preset", "small", "--duration", "0.5", "--force"]) == 0
+    assert (
+        main(
+            ["edit", str(src), "-o", str(out), "--preset", "small", "--duration", "0.5", "--force"]
+        )
+        == 0
+    )
     assert sf.read(out)[0].shape == (round(0.5 * SR),)

@@ -326,8 +326,10 @@ def test_tails_loudness_and_gains(tiny_model_dir, video):
             )
     # speed and mass scales scale the impulse; per-impact gains multiply the level
     base = pipe.synthesize(video, times=[0.5, 1.2], seed=3, tails=False)
-    fast = pipe.synthesize(video, times=[0.5, 1.2], seed=3, tails=False, speed_scale=2.0, mass_scale=3.0)
-    for a, b in zip(base.impacts, fast.impacts):
+    fast = pipe.synthesize(
+        video, times=[0.5, 1.2], seed=3, tails=False, speed_scale=2.0, mass_scale=3.0
+    )
+    for a, b in zip(base.impacts, fast.impacts, strict=True):
         assert b.impulse_n_s == pytest.approx(6.0 * a.impulse_n_s)
         assert b.gain >= a.gain
     halved = pipe.synthesize(video, times=[0.5, 1.2], seed=3, tails=False, gains=[0.5, 1.0])

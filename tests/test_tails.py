@@ -19,7 +19,9 @@ from physfoley.audio.tails import (
 SR = 22050
 
 
-def one_mode(decay_db_per_s: float, n: int, freq_hz: float = 440.0) -> tuple[np.ndarray, ModalParams]:
+def one_mode(
+    decay_db_per_s: float, n: int, freq_hz: float = 440.0
+) -> tuple[np.ndarray, ModalParams]:
     """A damped sine [1, n] and its exact parameters (batched, with two silent modes)."""
     t = np.arange(n) / SR
     wave = (np.sin(2 * np.pi * freq_hz * t) * 10 ** (-decay_db_per_s * t / 20)).astype(np.float32)
@@ -57,7 +59,7 @@ def test_extension_continues_the_head_seamlessly_until_minus_60_db():
     assert lengths[0] == 2 * SR and out.shape == (1, 2 * SR)
     np.testing.assert_array_equal(out[0, : n - 600], head[0, : n - 600])  # head untouched
     # the continuation of exact parameters is the sound itself: no jump, same level and decay
-    np.testing.assert_allclose(out[0, n : SR], full[0, n : SR], atol=0.02)
+    np.testing.assert_allclose(out[0, n:SR], full[0, n:SR], atol=0.02)
     steps = np.abs(np.diff(out[0, n - 800 : n + 200]))
     assert steps.max() < 1.2 * np.abs(np.diff(full[0, n - 800 : n + 200])).max()
     want = tail_level_db(full[0], SR, np.array([0.0]))[0]

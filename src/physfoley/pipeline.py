@@ -27,8 +27,8 @@ from physfoley.audio import loudness as level_law
 from physfoley.audio.analysis import analyze
 from physfoley.audio.params import PHYSICS_KEYS, ModalParams
 from physfoley.audio.residual import mel_band_edges
-from physfoley.audio.tails import MAX_TAIL_S, extend_clips
 from physfoley.audio.spectrogram import griffin_lim, log_spectrogram_inverse
+from physfoley.audio.tails import MAX_TAIL_S, extend_clips
 from physfoley.config import AudioConfig, ModelConfig
 from physfoley.diffusion import samplers
 from physfoley.errors import InputError, ModelError
@@ -393,7 +393,9 @@ class ImpactPipeline:
                 )
         times_s = np.sort(times_s)
         if gains is not None and len(gains) != times_s.size:
-            raise InputError(f"{len(gains)} gains given for {times_s.size} impacts; give one per impact")
+            raise InputError(
+                f"{len(gains)} gains given for {times_s.size} impacts; give one per impact"
+            )
         sr = self.sample_rate
         length = int(round(duration * sr))
         impacts: list[ImpactSound] = []
@@ -423,7 +425,9 @@ class ImpactPipeline:
                 gain = gain * np.asarray(gains, np.float64)
             clips = heads
             if tails:
-                clips, _ = extend_clips(heads, self.tail_params(heads, physics, tail_source), max_s=max_tail_s)
+                clips, _ = extend_clips(
+                    heads, self.tail_params(heads, physics, tail_source), max_s=max_tail_s
+                )
             # a lone impact never reaches full scale: the law's cap holds for the whole clip
             gain = level_law.limit_gains(clips, gain)
             clips = (clips * gain[:, None]).astype(np.float32)

@@ -77,7 +77,9 @@ def impact_gains(clips: np.ndarray, targets: np.ndarray, sample_rate: int) -> np
     return np.where(peak > 0, np.asarray(targets, np.float64) / np.maximum(peak, 1e-12), 0.0)
 
 
-def limit_gains(clips: np.ndarray, gains: np.ndarray, max_peak: float = MAX_IMPACT_PEAK) -> np.ndarray:
+def limit_gains(
+    clips: np.ndarray, gains: np.ndarray, max_peak: float = MAX_IMPACT_PEAK
+) -> np.ndarray:
     """Lower any gain that would lift its whole clip above `max_peak`: [B, N], [B] -> [B]."""
     top = np.abs(np.atleast_2d(np.asarray(clips))).max(axis=1) if np.size(clips) else np.zeros(0)
     gains = np.asarray(gains, np.float64)

@@ -32,7 +32,9 @@ CROSSFADE_S = 0.025
 END_FADE_S = 0.02
 
 
-def bounded_decays(params: ModalParams, *, floor_db: float = TAIL_FLOOR_DB, max_s: float) -> ModalParams:
+def bounded_decays(
+    params: ModalParams, *, floor_db: float = TAIL_FLOOR_DB, max_s: float
+) -> ModalParams:
     """`params` with every mode decaying at least `floor_db` over `max_s` seconds.
 
     The analysis of a short clip fits a decay of 0 dB/s to bins whose envelope does not fall
@@ -62,7 +64,9 @@ def ring_time_s(
         # band level relative to the modes' peak (resynthesize peak-normalises the modes to 1)
         band_db = 20 * np.log10(np.maximum(np.atleast_2d(params.band_weight), 1e-12))
         band_decay = np.maximum(np.atleast_2d(params.band_decay_db_per_s), 1e-3)
-        t = np.maximum(t, np.where(band_db > -floor_db, (band_db + floor_db) / band_decay, 0).max(-1))
+        t = np.maximum(
+            t, np.where(band_db > -floor_db, (band_db + floor_db) / band_decay, 0).max(-1)
+        )
     head_s = params.num_samples / params.sample_rate
     return np.clip(t, head_s, max(max_s, head_s))
 
@@ -79,7 +83,9 @@ def with_ring_length(
     params = bounded_decays(params, floor_db=floor_db, max_s=max_s)
     if duration_s is None:
         duration_s = float(np.max(ring_time_s(params, floor_db=floor_db, max_s=max_s)))
-    return dataclasses.replace(params, num_samples=max(1, int(round(duration_s * params.sample_rate))))
+    return dataclasses.replace(
+        params, num_samples=max(1, int(round(duration_s * params.sample_rate)))
+    )
 
 
 def fade_end(wave: np.ndarray, sample_rate: int, fade_s: float = END_FADE_S) -> np.ndarray:
@@ -142,7 +148,12 @@ def extend_clips(
 
 
 def tail_level_db(
-    wave: np.ndarray, sample_rate: int, times_s: np.ndarray, *, head_s=(0.0, 0.25), tail_s=(0.30, 0.60)
+    wave: np.ndarray,
+    sample_rate: int,
+    times_s: np.ndarray,
+    *,
+    head_s=(0.0, 0.25),
+    tail_s=(0.30, 0.60),
 ) -> np.ndarray:
     """Level (dB) of `tail_s` after each hit relative to the first `head_s`: mean power ratio.
 
@@ -156,7 +167,9 @@ def tail_level_db(
         lo, hi = start + int(lo_s * sample_rate), start + int(hi_s * sample_rate)
         ok = (lo >= 0) & (hi <= wave.size)
         csum = np.concatenate([[0.0], np.cumsum(wave**2)])
-        p = np.where(ok, (csum[np.minimum(hi, wave.size)] - csum[np.clip(lo, 0, wave.size)]), np.nan)
+        p = np.where(
+            ok, (csum[np.minimum(hi, wave.size)] - csum[np.clip(lo, 0, wave.size)]), np.nan
+        )
         return p / max(hi_s - lo_s, 1e-9) / sample_rate
 
     head, tail = power(*head_s), power(*tail_s)
