@@ -4,10 +4,12 @@
     .venv/bin/python benchmarks/eval_physics_sound.py --data data/sh_phys_test --out runs/phys_sound
 
 For each video of the split and each configuration (--configs, default all):
-  before    loudness="model", tails off        (the pipeline before issue 15)
+  before    loudness="model", tails off        (the pipeline before issue 15); before_detector:
+            the same at the default detector's times
   head      loudness="physics", tails from the generated head's own analysis
   neighbour loudness="physics", tails from the retrieved neighbour's physics (the default)
-  detector  as `neighbour`, but the impact times are the detector's, not the true ones
+  detector  as `neighbour`, but the impact times are the detector's (the default optical-flow
+            detector), not the true ones; detector_tip: the tip tracker's
 the soundtrack is synthesized (shipped model, seed 0) at the times of NAME_times.txt (hits and
 scratches) and written to OUT/CONFIG/NAME.wav. Figures, over the "hit" actions of
 NAME_physics.json: APCC-Delta (`apcc_of_folder`); the pooled Pearson r between the peak level
@@ -38,9 +40,11 @@ from physfoley.pipeline import ImpactPipeline, decode_video  # noqa: E402
 
 CONFIGS = {
     "before": dict(loudness="model", tails=False),
+    "before_detector": dict(loudness="model", tails=False),
     "head": dict(loudness="physics", tails=True, tail_source="head"),
     "neighbour": dict(loudness="physics", tails=True, tail_source="neighbour"),
     "detector": dict(loudness="physics", tails=True, tail_source="neighbour"),
+    "detector_tip": dict(loudness="physics", tails=True, tail_source="neighbour", detector="tip"),
 }
 RINGING = ("metal", "glass", "ceramic")
 ISOLATION_S = 0.6
@@ -79,7 +83,7 @@ def evaluate(pipe, data: Path, out: Path, config: str, names: list[str], seed: i
         truth = hits_of(data, name)
         frames = decode_video(data / f"{name}_denoised.mp4")
         kw = dict(CONFIGS[config])
-        times = None if config == "detector" else truth["all_times"]
+        times = None if "detector" in config else truth["all_times"]
         t0, c0 = time.perf_counter(), time.process_time()
         result = pipe.synthesize(frames, times=times, seed=seed, **kw)
         walls.append(time.perf_counter() - t0)

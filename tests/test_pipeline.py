@@ -180,7 +180,7 @@ def test_detected_impact_events_are_kept_in_the_result(tiny_model_dir, video, mo
         )
         for t in (0.4, 1.2)
     ]
-    monkeypatch.setattr(pipeline, "detect_impacts", lambda frames: list(events))
+    monkeypatch.setattr(pipeline, "detect_impacts", lambda frames, method: list(events))
     pipe = pipeline.ImpactPipeline.from_pretrained(tiny_model_dir)
     result = pipe.synthesize(video, seed=0)
     assert result.impact_events == events

@@ -349,6 +349,7 @@ class ImpactPipeline:
         mass_scale: float = 1.0,
         gains: list[float] | np.ndarray | None = None,
         meters_per_pixel: float | None = None,
+        detector: str = "flow",
     ) -> SynthesisResult:
         """Give `video` the sound of its impacts.
 
@@ -366,6 +367,8 @@ class ImpactPipeline:
         speed_scale, mass_scale : multiply the measured speeds and the assumed striker mass.
         gains : per-impact linear gains (one per impact, in time order) applied on top.
         meters_per_pixel : the video's scale (default: its longer side is SCENE_LONG_SIDE_M).
+        detector : the detector that finds the times when none are given ("flow" or "tip",
+            `physfoley.video.events.detect_impacts`).
 
         Raises `InputError` for an unreadable video, times outside it or bad options.
         """
@@ -382,7 +385,7 @@ class ImpactPipeline:
         duration = float(frames.duration_s)
         impact_events: list[ImpactEvent] = []
         if times is None:
-            impact_events = detect_impacts(frames)
+            impact_events = detect_impacts(frames, method=detector)
             times_s = np.asarray([ev.time_s for ev in impact_events], dtype=np.float64)
         else:
             times_s = np.asarray(times, dtype=np.float64).reshape(-1)
