@@ -80,7 +80,9 @@ def hits_of(data: Path, name: str) -> dict[str, np.ndarray]:
 def evaluate(pipe, data: Path, out: Path, config: str, names: list[str], seed: int) -> dict:
     folder = out / config
     folder.mkdir(parents=True, exist_ok=True)
-    gen_db, rec_db, energy, mats, gen_tail, rec_tail, walls, cpus, found = ([] for _ in range(9))
+    gen_db, rec_db, energy, mats, gen_tail, rec_tail, walls, cpus, found, offsets = (
+        [] for _ in range(10)
+    )
     for name in names:
         truth = hits_of(data, name)
         frames = decode_video(data / f"{name}_denoised.mp4")
@@ -97,6 +99,7 @@ def evaluate(pipe, data: Path, out: Path, config: str, names: list[str], seed: i
         energy.append(truth["energy"])
         placed = np.asarray([imp.time_s for imp in result.impacts])
         gap = np.abs(placed[None, :] - truth["times"][:, None]) if placed.size else None
+        offsets.append(gap.min(axis=1) if gap is not None else np.full(truth["times"].size, np.inf))
         found.append(
             gap.min(axis=1) <= MATCH_S if gap is not None else np.zeros(truth["times"].size, bool)
         )
@@ -106,6 +109,7 @@ def evaluate(pipe, data: Path, out: Path, config: str, names: list[str], seed: i
         rec_tail.append(np.where(keep, tail_level_db(rec, sr, truth["times"]), np.nan))
     gen_db, rec_db, energy = map(np.concatenate, (gen_db, rec_db, energy))
     mats, gen_tail, rec_tail, found = map(np.concatenate, (mats, gen_tail, rec_tail, found))
+    offsets = np.concatenate(offsets)
     ok = energy > 0
     log_e = np.log(energy[ok])
     doc = apcc_of_folder(folder, data, sample_rate=22050)
@@ -114,6 +118,8 @@ def evaluate(pipe, data: Path, out: Path, config: str, names: list[str], seed: i
     # over the hits that got a sound within MATCH_S (all of them at the true times)
     hit = ok & found
     doc["hits_with_a_sound"] = int(found.sum())
+    doc["timing_error_ms_median"] = float(1000 * np.median(offsets[found])) if found.any() else None
+    doc["hits_timed_within_10_ms"] = int((offsets <= 0.01).sum())
     doc["pearson_peak_vs_log_energy_generated_found"] = float(
         np.corrcoef(gen_db[hit], np.log(energy[hit]))[0, 1]
     )
@@ -166,7 +172,9 @@ def main() -> None:
                 f"r(peak, log E) gen {d['pearson_peak_vs_log_energy_generated']:.3f} "
                 f"rec {d['pearson_peak_vs_log_energy_recorded']:.3f}; over the "
                 f"{d['hits_with_a_sound']} hits with a sound gen "
-                f"{d['pearson_peak_vs_log_energy_generated_found']:.3f}  "
+                f"{d['pearson_peak_vs_log_energy_generated_found']:.3f} (median timing error "
+                f"{d['timing_error_ms_median']:.1f} ms, {d['hits_timed_within_10_ms']} within "
+                "10 ms)  "
                 f"synth {d['synthesize_s_median']:.1f} s (max {d['synthesize_s_max']:.1f}; CPU "
                 f"{d['synthesize_cpu_s_median']:.1f} s, max {d['synthesize_cpu_s_max']:.1f})  "
                 f"tails: {tails}",
