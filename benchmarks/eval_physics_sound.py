@@ -84,9 +84,8 @@ def hits_of(data: Path, name: str) -> dict[str, np.ndarray]:
 def evaluate(pipe, data: Path, out: Path, config: str, names: list[str], seed: int) -> dict:
     folder = out / config
     folder.mkdir(parents=True, exist_ok=True)
-    gen_db, rec_db, energy, mats, gen_tail, rec_tail, walls, cpus, found, offsets = (
-        [] for _ in range(10)
-    )
+    gen_db, rec_db, energy, mats, gen_tail, rec_tail = ([] for _ in range(6))
+    walls, cpus, found, offsets, gen_db_early = ([] for _ in range(5))
     for name in names:
         truth = hits_of(data, name)
         frames = decode_video(data / f"{name}_denoised.mp4")
