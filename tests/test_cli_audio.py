@@ -66,9 +66,12 @@ def test_analyze_json_out_plot_and_resynth(tmp_path, wav, capsys):
     rc = main(["resynth", str(out), "-o", str(tmp_path / "r.wav")])
     assert rc == 0
     wave, sr = sf.read(tmp_path / "r.wav")
-    assert sr == SR and wave.shape == (5512,)
+    # Rings on past the 0.25 s analysis window until it has decayed by 60 dB (issue 15).
+    assert sr == SR and wave.shape[0] > 5512
     # Written at the analysed clip's level (0.8 peak).
     assert np.abs(wave).max() == pytest.approx(0.8, abs=0.01)
+    rc = main(["resynth", str(out), "-o", str(tmp_path / "r2.wav"), "--duration", "1.5"])
+    assert rc == 0 and sf.read(tmp_path / "r2.wav")[0].shape == (round(1.5 * SR),)
 
 
 def test_analyze_residual_roundtrip(tmp_path, wav):
@@ -106,10 +109,11 @@ def test_edit_octave_up_and_longer_ring(tmp_path, wav):
     spectrum = np.abs(np.fft.rfft(up))
     hz = np.fft.rfftfreq(up.size, 1 / sr)
     assert abs(hz[np.argmax(spectrum)] - 880.0) < 8.0
-    # Decay rates halved: the tail (last 50 ms) is louder relative to the start than the original's.
+    # Decay rates halved: 0.2-0.25 s is louder relative to the start than the original's, and
+    # the edit rings on past the 0.25 s window (issue 15).
     orig, _ = sf.read(tmp_path / "knock.wav")
-    tail = lambda x: np.sqrt(np.mean(x[-1100:] ** 2)) / np.sqrt(np.mean(x[:1100] ** 2))  # noqa: E731
-    assert tail(up) > 1.7 * tail(orig)
+    tail = lambda x: np.sqrt(np.mean(x[4412:5512] ** 2)) / np.sqrt(np.mean(x[:1100] ** 2))  # noqa: E731
+    assert tail(up) > 1.7 * tail(orig) and up.size > orig.size
 
 
 def test_edit_highpass_removes_the_fundamental(tmp_path, wav):
@@ -288,3 +292,24 @@ def test_audio_demo_writes_sounds_and_refuses_to_overwrite(tmp_path):
     with pytest.raises(OutputExistsError):
         run_audio_demo(out, preset="small")
     assert files(out) == before
+
+
+def test_edit_writes_the_whole_ring_not_only_the_analysis_window(tmp_path):
+    from physfoley.audio.tails import tail_level_db
+
+    src = tmp_path / "long.wav"
+    sf.write(src, impact_wave(3.0), SR)  # slowest mode: 440 Hz, 60 dB/s -> 1 s to -60 dB
+    out = tmp_path / "e.wav"
+    assert main(["edit", str(src), "-o", str(out), "--preset", "small"]) == 0
+    wave, sr = sf.read(out)
+    assert 0.8 * SR < wave.shape[0] <= 10 * SR
+    # the 0.30-0.60 s level relative to the first 0.25 s follows the 440 Hz decay of the input
+    want = tail_level_db(impact_wave(3.0), SR, np.array([0.0]))[0]
+    assert tail_level_db(wave, sr, np.array([0.0]))[0] == pytest.approx(want, abs=3.0)
+    assert (
+        main(
+            ["edit", str(src), "-o", str(out), "--preset", "small", "--duration", "0.5", "--force"]
+        )
+        == 0
+    )
+    assert sf.read(out)[0].shape == (round(0.5 * SR),)

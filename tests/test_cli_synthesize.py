@@ -177,3 +177,24 @@ def test_demo_command_defaults_are_the_library_scene():
 
     assert demo_command.DEMO_SCENE_SEED == demo.DEMO_SCENE_SEED
     assert demo_command.DEMO_SECONDS == demo.DEMO_SECONDS
+
+
+def test_loudness_flags_and_per_impact_physics_in_json(capsys, tmp_path, video, tiny_model_dir):
+    out = tmp_path / "out.wav"
+    base = ["synthesize", str(video), "-o", str(out), "--times", "0.25,1.5",
+            "--model", str(tiny_model_dir), "--seed", "3", "--json"]  # fmt: skip
+    assert main([*base, "--speed-scale", "2", "--mass-scale", "0.5", "--gains", "1,0.5"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    for imp in doc["impacts"]:
+        for key in ("speed_before_m_s", "speed_after_m_s", "mass_kg", "impulse_n_s",
+                    "kinetic_energy_change_j", "gain", "duration_s"):  # fmt: skip
+            assert isinstance(imp[key], float), key
+        assert imp["duration_s"] > 0.25  # the tail rings on
+    assert main([*base, "--no-tails", "--loudness", "model", "--force"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert all(imp["duration_s"] == pytest.approx(0.25, abs=0.001) for imp in doc["impacts"])
+    out.unlink()
+    for extra, match in ((["--gains", "1,x"], "--gains"), (["--gains", "1"], "one per impact"),
+                         (["--max-tail-s", "0"], "--max-tail-s"),
+                         (["--speed-scale", "-1"], "speed scale")):  # fmt: skip
+        _fails_cleanly(capsys, tmp_path, [*base, *extra], match)

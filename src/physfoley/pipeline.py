@@ -23,16 +23,21 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from physfoley.audio.params import PHYSICS_KEYS
+from physfoley.audio import loudness as level_law
+from physfoley.audio.analysis import analyze
+from physfoley.audio.params import PHYSICS_KEYS, ModalParams
+from physfoley.audio.residual import mel_band_edges
 from physfoley.audio.spectrogram import griffin_lim, log_spectrogram_inverse
+from physfoley.audio.tails import MAX_TAIL_S, extend_clips
 from physfoley.config import AudioConfig, ModelConfig
 from physfoley.diffusion import samplers
 from physfoley.errors import InputError, ModelError
 from physfoley.model_dir import load_model_dir
 from physfoley.models.factory import ImpactDiffusionModel
 from physfoley.retrieval import PhysicsBank
-from physfoley.video.events import ImpactEvent, detect_impacts
+from physfoley.video.events import DEFAULT_METHOD, ImpactEvent, detect_impacts
 from physfoley.video.io import VideoFrames
+from physfoley.video.speeds import impacts_at
 from physfoley.video.stream import decode_for_detection, frames_at
 from physfoley.video.windows import onset_windows
 
@@ -42,6 +47,12 @@ DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "assets" / "models" / "sma
 MIX_PEAK = 0.99
 #: Length of the fade at the end of each generated clip (seconds).
 FADE_OUT_S = 0.01
+#: Where tails take their physics from: the generated head's own analysis, or the neighbour's.
+TAIL_SOURCES = ("head", "neighbour")
+#: How each impact's level is set: the calibrated impulse law, or as the model generated it.
+LOUDNESS_MODES = ("physics", "model")
+#: Adam steps of the residual fit when a head is analysed for its tail (60 for analysis).
+TAIL_RESIDUAL_STEPS = 20
 
 
 @dataclass
@@ -52,8 +63,14 @@ class ImpactSound:
     frame : index of the video frame nearest to time_s (centre of the visual window)
     neighbour, neighbour_material : clip id and material of the training clip whose physics
         was borrowed (retrieval, section 3.3); distance : its distance in nu space
-    clip : np.ndarray[num_samples] float32, the generated 0.25 s waveform (before mixing gain)
+    clip : np.ndarray[L] float32, the generated 0.25 s head, continued by its tail when tails are
+        on, at its applied gain (before any mixing gain)
     spectrogram : np.ndarray[F, T] float32, the generated normalised log-spectrogram in [-1, 1]
+    speed_before_m_s, speed_after_m_s : striker speeds measured in the picture at the hit
+        (scaled by speed_scale; None when loudness is "model" and the speeds were not measured)
+    mass_kg : striker mass (assumed STRIKER_MASS_KG times mass_scale), impulse_n_s : m (vb + va)
+    kinetic_energy_change_j : 0.5 m (vb^2 - va^2)
+    gain : the linear gain applied to the generated clip (loudness law times the user's gain)
     """
 
     time_s: float
@@ -63,6 +80,12 @@ class ImpactSound:
     distance: float
     clip: np.ndarray = field(repr=False)
     spectrogram: np.ndarray = field(repr=False)
+    speed_before_m_s: float | None = None
+    speed_after_m_s: float | None = None
+    mass_kg: float | None = None
+    impulse_n_s: float | None = None
+    kinetic_energy_change_j: float | None = None
+    gain: float = 1.0
 
 
 @dataclass
@@ -119,11 +142,11 @@ def mix_without_clipping(timeline: np.ndarray, peak: float = MIX_PEAK) -> tuple[
     return (timeline * gain).astype(np.float32), gain
 
 
-def decode_video(path: str | os.PathLike) -> VideoFrames:
-    """Decode a video for synthesis: the detector's small grey frames, black bars cropped; the
-    visual windows' colour frames are decoded again when needed (`physfoley.video.stream`), so
-    memory stays flat in the video's length and size."""
-    return decode_for_detection(path)
+def decode_video(path: str | os.PathLike, method: str = DEFAULT_METHOD) -> VideoFrames:
+    """Decode a video for synthesis: the work frames of detector `method`, black bars cropped;
+    the visual windows' colour frames are decoded again when needed (`physfoley.video.stream`),
+    so memory stays flat in the video's length and size."""
+    return decode_for_detection(path, method=method)
 
 
 class ImpactPipeline:
@@ -240,18 +263,71 @@ class ImpactPipeline:
             spec = spec[:, 0]
         return spec, name, num_steps
 
-    def vocode(self, spec: torch.Tensor) -> np.ndarray:
-        """Normalised log-spectrogram Tensor[B, F, T] -> waveforms np.ndarray[B, num_samples]."""
+    def vocode(self, spec: torch.Tensor, *, fade_out: bool = True) -> np.ndarray:
+        """Normalised log-spectrogram Tensor[B, F, T] -> waveforms np.ndarray[B, num_samples]
+        (faded out over their last FADE_OUT_S unless `fade_out` is False: a tail follows)."""
         magnitude = log_spectrogram_inverse(spec.float().cpu(), self.audio)
         wave = griffin_lim(magnitude, self.audio)
         wave = torch.as_tensor(wave)[..., : self.audio.num_samples]
         out = np.zeros((wave.shape[0], self.audio.num_samples), np.float32)
         out[:, : wave.shape[-1]] = wave.numpy()
+        if not fade_out:
+            return out
         # A clip is cut at 0.25 s while a ringing object may still sound; a short half-cosine
         # fade keeps that cut from clicking on the soundtrack.
         fade = max(1, int(FADE_OUT_S * self.sample_rate))
         out[:, -fade:] *= (0.5 + 0.5 * np.cos(np.linspace(0.0, np.pi, fade))).astype(np.float32)
         return out
+
+    # ------------------------------------------------------------------ the hit's physics
+    def hit_physics(
+        self,
+        frames: VideoFrames,
+        times_s: np.ndarray,
+        speed_scale: float = 1.0,
+        mass_scale: float = 1.0,
+        meters_per_pixel: float | None = None,
+    ) -> dict[str, list]:
+        """Striker speeds (m/s) measured in the picture at each time [E] by the tip tracker on
+        `frames` (best its colour work frames, `decode_video(path, "tip")`), the assumed mass,
+        the impulse m (vb + va) and the kinetic energy lost: name -> list of E floats.
+        meters_per_pixel : metres per pixel of the ORIGINAL picture (default: its longer side
+        is SCENE_LONG_SIDE_M)."""
+        long_side_px = max(frames.width, frames.height) * frames.scale  # original pixels
+        scale = meters_per_pixel or level_law.SCENE_LONG_SIDE_M / long_side_px
+        events = impacts_at(frames, times_s, meters_per_pixel=scale * frames.scale)
+        vb = np.asarray([ev.speed_before_m_s for ev in events], np.float64) * speed_scale
+        va = np.asarray([ev.speed_after_m_s for ev in events], np.float64) * speed_scale
+        mass = np.full(len(events), level_law.STRIKER_MASS_KG * mass_scale)
+        return {
+            "speed_before_m_s": vb.tolist(),
+            "speed_after_m_s": va.tolist(),
+            "mass_kg": mass.tolist(),
+            "impulse_n_s": level_law.impulse_n_s(mass, vb, va).tolist(),
+            "kinetic_energy_change_j": (0.5 * mass * (vb**2 - va**2)).tolist(),
+        }
+
+    def tail_params(
+        self, heads: np.ndarray, neighbour: dict[str, np.ndarray], source: str = "head"
+    ) -> ModalParams:
+        """Physics of each head's tail: heads [B, N] analysed ("head") or the retrieved
+        neighbours' bank values name -> [B, K] / [B, M] ("neighbour") -> batched ModalParams."""
+        sr = self.sample_rate
+        if source == "head":
+            return analyze(
+                heads, sr, preset=self.audio, residual=True, residual_steps=TAIL_RESIDUAL_STEPS
+            )
+        bands = neighbour.get("band_weight")
+        return ModalParams(
+            freq_hz=np.asarray(neighbour["freq_hz"], np.float32),
+            power_db=np.asarray(neighbour["power_db"], np.float32),
+            decay_db_per_s=np.asarray(neighbour["decay_db_per_s"], np.float32),
+            sample_rate=sr,
+            num_samples=self.audio.num_samples,
+            band_weight=None if bands is None else np.asarray(bands, np.float32),
+            band_decay_db_per_s=neighbour.get("band_decay_db_per_s"),
+            band_edges_hz=None if bands is None else mel_band_edges(sr, np.shape(bands)[-1]),
+        )
 
     # ------------------------------------------------------------------ the whole flow
     def synthesize(
@@ -263,6 +339,15 @@ class ImpactPipeline:
         sampler: str | None = None,
         seed: int | None = None,
         guidance: float | None = None,
+        tails: bool = True,
+        tail_source: str = "neighbour",
+        max_tail_s: float = MAX_TAIL_S,
+        loudness: str = "physics",
+        speed_scale: float = 1.0,
+        mass_scale: float = 1.0,
+        gains: list[float] | np.ndarray | None = None,
+        meters_per_pixel: float | None = None,
+        detector: str = DEFAULT_METHOD,
     ) -> SynthesisResult:
         """Give `video` the sound of its impacts.
 
@@ -270,16 +355,35 @@ class ImpactPipeline:
         times : impact times in seconds; None runs the impact detector.
         steps, sampler, guidance : diffusion sampling (defaults: the sampler module's).
         seed : makes the result reproducible (None: a random seed, reported in the result).
+        tails : continue each generated 0.25 s head until it has decayed by 60 dB (at most
+            `max_tail_s` s), from the physics of `tail_source`: "neighbour" (the retrieved
+            clip's modes and residual bands; closer to recorded tails on SynthHits, docs/
+            pipeline.md) or "head" (the generated clip's own, analysed).
+        loudness : "physics" sets each impact's peak from its impulse m (v_before + v_after),
+            the striker's speeds measured in the picture at each time (`impacts_at`) and the
+            calibrated law of `physfoley.audio.loudness`; "model" keeps the generated level.
+        speed_scale, mass_scale : multiply the measured speeds and the assumed striker mass.
+        gains : per-impact linear gains (one per impact, in time order) applied on top.
+        meters_per_pixel : the video's scale (default: its longer side is SCENE_LONG_SIDE_M).
+        detector : the detector that finds the times when none are given ("swing", the
+            default, "flow" or "tip": `physfoley.video.events.detect_impacts`).
 
-        Raises `InputError` for an unreadable video or times outside it.
+        Raises `InputError` for an unreadable video, times outside it or bad options.
         """
-        frames = video if isinstance(video, VideoFrames) else decode_video(video)
+        if tail_source not in TAIL_SOURCES:
+            raise InputError(f"unknown tail source {tail_source!r}; use 'head' or 'neighbour'")
+        if loudness not in LOUDNESS_MODES:
+            raise InputError(f"unknown loudness {loudness!r}; use 'physics' or 'model'")
+        for name, v in (("speed scale", speed_scale), ("mass scale", mass_scale)):
+            if not (np.isfinite(v) and v > 0):
+                raise InputError(f"{name} must be a positive number, got {v}")
+        frames = video if isinstance(video, VideoFrames) else decode_video(video, detector)
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % 2**31)
         duration = float(frames.duration_s)
         impact_events: list[ImpactEvent] = []
         if times is None:
-            impact_events = detect_impacts(frames)
+            impact_events = detect_impacts(frames, method=detector)
             times_s = np.asarray([ev.time_s for ev in impact_events], dtype=np.float64)
         else:
             times_s = np.asarray(times, dtype=np.float64).reshape(-1)
@@ -289,6 +393,10 @@ class ImpactPipeline:
                     f"impact time {bad[0]:g} s is outside the video (0 to {duration:.3f} s)"
                 )
         times_s = np.sort(times_s)
+        if gains is not None and len(gains) != times_s.size:
+            raise InputError(
+                f"{len(gains)} gains given for {times_s.size} impacts; give one per impact"
+            )
         sr = self.sample_rate
         length = int(round(duration * sr))
         impacts: list[ImpactSound] = []
@@ -307,8 +415,27 @@ class ImpactPipeline:
             spec, name, num_steps = self.sample_spectrograms(
                 mu, nu, sampler=sampler, steps=steps, seed=seed, guidance=guidance
             )
-            clips = self.vocode(spec)
+            heads = self.vocode(spec, fade_out=not tails)
             spec_np = spec.float().cpu().numpy()
+            # speeds come from the tip tracker, on its own colour work frames when decoding here
+            tip_frames = frames
+            if detector != "tip" and not isinstance(video, VideoFrames):
+                tip_frames = decode_video(video, "tip")
+            hit = self.hit_physics(tip_frames, times_s, speed_scale, mass_scale, meters_per_pixel)
+            if loudness == "physics":
+                gain = level_law.impact_gains(heads, level_law.target_peak(hit["impulse_n_s"]), sr)
+            else:
+                gain = np.ones(len(heads))
+            if gains is not None:
+                gain = gain * np.asarray(gains, np.float64)
+            clips = heads
+            if tails:
+                clips, _ = extend_clips(
+                    heads, self.tail_params(heads, physics, tail_source), max_s=max_tail_s
+                )
+            # a lone impact never reaches full scale: the law's cap holds for the whole clip
+            gain = level_law.limit_gains(clips, gain)
+            clips = (clips * gain[:, None]).astype(np.float32)
             for b, t in enumerate(times_s):
                 impacts.append(
                     ImpactSound(
@@ -319,6 +446,8 @@ class ImpactPipeline:
                         distance=float(found.distances[b, 0]),
                         clip=clips[b],
                         spectrogram=spec_np[b],
+                        gain=float(gain[b]),
+                        **{k: v[b] for k, v in hit.items()},
                     )
                 )
         starts = np.round(times_s * sr).astype(np.int64)

@@ -50,6 +50,7 @@ HELP = {
     "highpass_hz": "remove everything below F Hz",
     "lowpass_hz": "remove everything above F Hz",
     "edit_residual": "also fit and keep the residual noise (more natural, a few seconds)",
+    "duration": "seconds to write (default: until the sound has decayed by 60 dB, at most 10 s)",
 }
 
 
@@ -107,6 +108,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     resynth.add_argument("-o", "--output", required=True, metavar="OUT.wav", help=HELP["output"])
     resynth.add_argument("--no-residual", action="store_true", help=HELP["no_residual"])
     resynth.add_argument("--normalize", action="store_true", help=HELP["normalize"])
+    resynth.add_argument("--duration", type=_positive_float, metavar="S", help=HELP["duration"])
     resynth.add_argument("--force", action="store_true", help="overwrite OUT.wav if it exists")
     resynth.set_defaults(func=run_resynth)
 
@@ -124,6 +126,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     edit.add_argument("--highpass-hz", type=_positive_float, metavar="F", help=HELP["highpass_hz"])
     edit.add_argument("--lowpass-hz", type=_positive_float, metavar="F", help=HELP["lowpass_hz"])
     edit.add_argument("--residual", action="store_true", help=HELP["edit_residual"])
+    edit.add_argument("--duration", type=_positive_float, metavar="S", help=HELP["duration"])
     _analysis_options(edit)
     edit.add_argument("--force", action="store_true", help="overwrite OUT.wav if it exists")
     edit.set_defaults(func=run_edit)
@@ -203,7 +206,9 @@ def _check_audio_output(args: argparse.Namespace) -> None:
 
 
 def _write(args: argparse.Namespace, wave: np.ndarray, sample_rate: int) -> None:
-    wave, peak = limit_to_full_scale(wave)
+    from physfoley.audio.tails import fade_end
+
+    wave, peak = limit_to_full_scale(fade_end(wave, sample_rate))
     if peak > 1.0:
         _say(f"output would peak at {20 * math.log10(peak):+.1f} dBFS; limited to 0 dBFS")
     write_audio(args.output, wave, sample_rate, force=args.force)
@@ -212,12 +217,13 @@ def _write(args: argparse.Namespace, wave: np.ndarray, sample_rate: int) -> None
 
 def run_resynth(args: argparse.Namespace) -> int:
     from physfoley.audio.synthesis import resynthesize
+    from physfoley.audio.tails import with_ring_length
 
     _check_audio_output(args)
     params = ModalParams.load(args.params)
     if params.batched:
         raise InputError(f"{args.params} holds {params.batch_size} clips; resynth takes one")
-    wave = resynthesize(params, residual=not args.no_residual)
+    wave = resynthesize(with_ring_length(params, args.duration), residual=not args.no_residual)
     if not args.normalize:
         wave = wave * params.input_level
     _write(args, wave, params.sample_rate)
@@ -226,6 +232,7 @@ def run_resynth(args: argparse.Namespace) -> int:
 
 def run_edit(args: argparse.Namespace) -> int:
     from physfoley.audio.synthesis import resynthesize
+    from physfoley.audio.tails import with_ring_length
 
     _check_audio_output(args)
     lo, hi = args.highpass_hz, args.lowpass_hz
@@ -237,6 +244,7 @@ def run_edit(args: argparse.Namespace) -> int:
     )
     if lo is not None or hi is not None:
         edited = edited.band_limited(lo, hi)
+    edited = with_ring_length(edited, args.duration)
     wave = resynthesize(edited, level_from=params) * params.input_level
     _write(args, wave, params.sample_rate)
     return 0

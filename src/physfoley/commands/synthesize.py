@@ -29,6 +29,19 @@ def parse_times(text: str | None) -> list[float] | None:
         raise InputError(f"--times must be comma-separated seconds; got {text!r}") from None
 
 
+def parse_gains(text: str | None) -> list[float] | None:
+    """'1,0.5' -> [1.0, 0.5]; None stays None; non-numbers or negatives are an InputError."""
+    if text is None:
+        return None
+    try:
+        gains = [float(p) for p in text.split(",") if p.strip()]
+    except ValueError:
+        raise InputError(f"--gains must be comma-separated numbers; got {text!r}") from None
+    if not gains or any(not (g >= 0 and g < float("inf")) for g in gains):
+        raise InputError(f"--gains must be non-negative numbers, one per impact; got {text!r}")
+    return gains
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "synthesize",
@@ -93,6 +106,38 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=int,
         help="CPU threads for torch (default: the CPUs not kept busy by other work)",
     )
+    p.add_argument(
+        "--no-tails",
+        dest="tails",
+        action="store_false",
+        help="keep each impact to the model's 0.25 s (default: ring on until -60 dB, at most "
+        "--max-tail-s)",
+    )
+    p.add_argument(
+        "--tail-source",
+        choices=("head", "neighbour"),
+        default="neighbour",
+        help="physics the tails continue: the retrieved neighbour's (default: closer to "
+        "recorded tails) or the generated clip's own analysis",
+    )
+    p.add_argument("--max-tail-s", type=float, default=4.0, help="longest tail (default: 4 s)")
+    p.add_argument(
+        "--loudness",
+        choices=("physics", "model"),
+        default="physics",
+        help="level of each impact: from its impulse m (v_before + v_after) measured in the "
+        "picture (default) or as the model generated it",
+    )
+    p.add_argument("--speed-scale", type=float, default=1.0, help="multiply measured speeds")
+    p.add_argument("--mass-scale", type=float, default=1.0, help="multiply the striker mass")
+    p.add_argument(
+        "--gains", help="per-impact linear gains, comma-separated, one per impact in time order"
+    )
+    p.add_argument(
+        "--meters-per-pixel",
+        type=float,
+        help="scale of the video (default: its longer side is 0.4 m) for speeds in m/s",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
     p.set_defaults(func=run, default_of=p.get_default)
@@ -111,6 +156,9 @@ def run(args: argparse.Namespace) -> int:
     )
     if not math.isfinite(args.original_gain_db):
         raise InputError("--original-gain-db must be a finite number of dB, e.g. -12")
+    gains = parse_gains(args.gains)
+    if not args.max_tail_s > 0:
+        raise InputError("--max-tail-s must be a positive number of seconds")
     if args.steps is not None and args.steps < 1:
         raise InputError("--steps must be at least 1")
     if args.threads is not None:
@@ -132,6 +180,14 @@ def run(args: argparse.Namespace) -> int:
         sampler=args.sampler,
         seed=args.seed,
         guidance=args.guidance,
+        tails=args.tails,
+        tail_source=args.tail_source,
+        max_tail_s=args.max_tail_s,
+        loudness=args.loudness,
+        speed_scale=args.speed_scale,
+        mass_scale=args.mass_scale,
+        gains=gains,
+        meters_per_pixel=args.meters_per_pixel,
     )
     if result.video is not None and result.video.truncated:
         print(f"physfoley synthesize: {truncation_note(args.video, result.video)}", file=sys.stderr)
