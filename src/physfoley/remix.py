@@ -37,7 +37,8 @@ from physfoley.pipeline import (
 )
 from physfoley.retrieval import BankLookup, PhysicsBank
 from physfoley.video.io import VideoFrames
-from physfoley.video.windows import onset_windows, resize_frames
+from physfoley.video.stream import frames_at
+from physfoley.video.windows import onset_windows
 
 
 @dataclass(frozen=True)
@@ -172,7 +173,7 @@ def impact_windows(
     onset, idx, _ = onset_windows(
         frames.times_s, np.asarray(times_s, np.float64).reshape(-1), pipe.frames_per_window
     )
-    return onset, resize_frames(frames.frames[idx], pipe.image_size)
+    return onset, frames_at(frames, idx, pipe.image_size)
 
 
 def synthesize_impact(
