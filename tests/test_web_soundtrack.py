@@ -91,3 +91,11 @@ def test_the_page_shows_onsets_and_disables_the_per_impact_controls(served, vide
     folder = job.folder
     job.close()
     assert not folder.exists()
+
+
+def test_a_directory_without_a_model_is_refused_at_start(tmp_path):
+    from physfoley.errors import ModelError
+    from physfoley.web.backend import ModelShelf
+
+    with pytest.raises(ModelError, match="no config.json"):
+        ModelShelf.from_option(str(tmp_path))

@@ -80,6 +80,7 @@ class ModelShelf:
                 f"--model {model}: not a model directory, nor a shipped model name "
                 f"({', '.join(SHIPPED_MODELS)})"
             )
+        model_dir_family(path)  # ModelError now for a directory that holds no model
         models[path.resolve().name] = path
         return cls(models, path.resolve().name)
 
