@@ -174,3 +174,42 @@ def test_sound_tab_analyses_a_recording_and_edits_it(browser, url, hammer_dir):
         slider, -int(slider.size["width"] * 0.45), 0
     ).click().perform()
     wait(browser, lambda d: (u := edited_url(d)) and u != first)
+
+
+@pytest.fixture(scope="module")
+def diff_foley_url(tmp_path_factory):
+    """An app started with `--model DIR` of a tiny diff-foley model (3 DDIM steps)."""
+    from _soundtrack_data import tiny_model_dir
+
+    model = tiny_model_dir(tmp_path_factory.mktemp("m") / "tinydf")
+    app = WebApp(WebSettings(model=str(model)))
+    port = free_port()
+    app.launch(port=port, prevent_thread_lock=True, quiet=True)
+    yield f"http://127.0.0.1:{port}/"
+    app.blocks.close()
+    app.close()
+
+
+def test_a_diff_foley_model_gives_the_whole_soundtrack_and_disables_the_sliders(
+    browser, diff_foley_url, tmp_path
+):
+    from _soundtrack_data import make_synthhits
+
+    video = next(make_synthhits(tmp_path, videos=1, seconds=2.0).glob("*_denoised.mp4"))
+    open_page(browser, diff_foley_url)
+    upload(browser, video)
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#video-in video"))
+    browser.find_element(By.CSS_SELECTOR, "#synthesize").click()
+    wait(browser, soundtrack_url)
+    wait(browser, lambda d: "Whole soundtrack" in d.find_element(By.CSS_SELECTOR, "#status").text)
+    note = browser.find_element(By.CSS_SELECTOR, "#family-note").text
+    assert "apply to per-impact models only" in note and "tinydf (diff-foley)" in note
+    assert "confidence" in browser.find_element(By.CSS_SELECTOR, "#impacts").text
+    for slider in ("freq", "decay", "gain", "speed", "mass"):
+        wait(
+            browser,
+            lambda d, s=slider: (
+                not d.find_element(By.CSS_SELECTOR, f"#{s} input[type=range]").is_enabled()
+            ),
+            timeout=30,
+        )

@@ -30,7 +30,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--port", type=int, default=7860, help="port (default: %(default)s)")
     p.add_argument(
-        "--model", metavar="NAME|DIR", help="model offered by default (default: the shipped one)"
+        "--model",
+        metavar="NAME|DIR",
+        help="model offered by default, a shipped name or a model directory of either family "
+        "(per-impact or diff-foley; default: the shipped small model)",
     )
     p.add_argument(
         "--max-upload-mb",

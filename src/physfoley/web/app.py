@@ -9,6 +9,11 @@ hear and download the result and its `.npz`. Two named API endpoints serve scrip
 (gradio_client): `/synthesize` (video, model name or "", seed) -> (audio, muxed video, the JSON
 of `synthesize --json`) and `/analyze` (audio) -> the JSON of `analyze --json`.
 
+Any model directory serves, of either family: the app reads its family. A per-impact model
+gives the impacts, their table and their sliders; a diff-foley (whole-soundtrack) model gives
+the whole soundtrack, its spectrogram and a table of the onsets found in it, and the page says
+that the impact times and sliders (per-impact models only) are disabled.
+
 This module holds the handlers (the page that calls them is `physfoley.web.layout`). Every
 job runs in one queue, one at a time; every file is written in the app's temporary folder
 (`Workspace`) and goes with its job; uploads of the wrong type or over the size limit are
@@ -28,12 +33,26 @@ import gradio as gr
 from physfoley.web import backend
 from physfoley.web.layout import build_blocks
 from physfoley.web.plots import spectrogram_figure, timeline_figure
-from physfoley.web.session import SoundJob, VideoJob, Workspace, close_job
+from physfoley.web.session import (
+    IMPACT_COLUMNS,
+    ONSET_COLUMNS,
+    SoundJob,
+    SoundtrackJob,
+    VideoJob,
+    Workspace,
+    close_job,
+)
 
 log = logging.getLogger(__name__)
 
 #: Video containers the app takes.
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm")
+#: What the page says under a diff-foley model's soundtrack ({model} is its name and family).
+PER_IMPACT_ONLY = (
+    "**The impact times and the physics sliders apply to per-impact models only**: {model} "
+    "makes the whole soundtrack at once from the picture, so they are disabled. The table lists "
+    "the onsets detected in the generated soundtrack."
+)
 #: Audio files the sound tab takes (what soundfile reads everywhere).
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 
@@ -115,14 +134,26 @@ class WebApp:
         pipe = self.shelf.load(model or "")
         close_job(job)
         label = self.shelf.describe(model or "")
-        job = VideoJob(self.workspace.folder("video"), path, pipe, int(seed or 0), label)
+        kind = SoundtrackJob if backend.is_soundtrack_model(pipe) else VideoJob
+        job = kind(self.workspace.folder("video"), path, pipe, int(seed or 0), label)
         job.run(lambda fraction, message: progress(fraction, desc=message))
         return str(job.files["wav"]), str(job.files["video"]), job.document, job
 
+    @staticmethod
+    def per_impact_job(job, what: str):
+        """The job, or `gr.Error` when there is none or it is a whole-soundtrack job."""
+        if job is None:
+            raise gr.Error(f"Synthesize a video{what} first.")
+        if isinstance(job, SoundtrackJob):
+            raise gr.Error(
+                f"{job.model} makes whole soundtracks: impact times and physics sliders apply "
+                "to per-impact models only; choose one (e.g. small) and synthesize again."
+            )
+        return job
+
     @user_errors
     def retime(self, job, text, progress=gr.Progress()):  # noqa: B008 (gradio idiom)
-        if job is None:
-            raise gr.Error("Synthesize a video first.")
+        job = self.per_impact_job(job, "")
         try:
             times = backend.parse_times(text) if text and text.strip() else []
         except backend.InputError:
@@ -134,7 +165,8 @@ class WebApp:
 
     @user_errors
     def edit_impact(self, job, index, freq, decay, gain, speed, mass, material):
-        if job is None or index is None:
+        job = self.per_impact_job(job, " and pick an impact")
+        if index is None:
             raise gr.Error("Synthesize a video and pick an impact first.")
         edit = backend.ImpactEdit(
             freq_scale=float(freq),
@@ -150,7 +182,9 @@ class WebApp:
     def video_views(self, job, selected=None):
         """Everything shown about a job: status, table, plots, impact picker, downloads."""
         if job is None or job.result is None:
-            return (gr.skip(),) * 13
+            return (gr.skip(),) * 15
+        if isinstance(job, SoundtrackJob):
+            return self.soundtrack_views(job)
         result, n = job.result, len(job.result.impacts)
         selected = None if not n else min(int(selected or 0), n - 1)
         edit = job.edits[selected] if selected is not None else backend.ImpactEdit()
@@ -163,9 +197,11 @@ class WebApp:
         picks = zip(job.times(), job.labels(), strict=True)
         choices = [(f"{i + 1}: {t:.3f} s, {m}", i) for i, (t, m) in enumerate(picks)]
         materials = [("as retrieved", "")] + [(m, m) for m in backend.bank_materials(job.pipe)]
+        on = {"interactive": True}
         return (
             status,
-            job.rows(),
+            "",
+            {"headers": IMPACT_COLUMNS, "data": job.rows()},
             timeline_figure(
                 job.track.times_s,
                 job.track.speed_px_s,
@@ -177,15 +213,47 @@ class WebApp:
             spectrogram_figure(
                 result.audio, result.sample_rate, job.times(), job.labels(), selected=selected
             ),
-            gr.update(choices=choices, value=selected),
-            ", ".join(f"{t:.3f}" for t in job.times()),
+            gr.update(choices=choices, value=selected, **on),
+            gr.update(value=", ".join(f"{t:.3f}" for t in job.times()), **on),
+            gr.update(**on),
             [str(p) for p in job.files.values()],
-            gr.update(choices=materials, value=edit.material or ""),
-            edit.freq_scale,
-            edit.decay_scale,
-            edit.gain_db,
-            edit.speed_scale,
-            edit.mass_scale,
+            gr.update(choices=materials, value=edit.material or "", **on),
+            gr.update(value=edit.freq_scale, **on),
+            gr.update(value=edit.decay_scale, **on),
+            gr.update(value=edit.gain_db, **on),
+            gr.update(value=edit.speed_scale, **on),
+            gr.update(value=edit.mass_scale, **on),
+        )
+
+    def soundtrack_views(self, job: SoundtrackJob):
+        """The views of a diff-foley soundtrack: its onsets instead of impacts, no timeline of
+        the striker, and the per-impact controls disabled (the page says why)."""
+        result, doc = job.result, job.document
+        status = (
+            f"**Whole soundtrack** of {result.duration_s:.2f} s, {len(doc['onsets'])} onsets "
+            f"detected in it; model {job.model}, seed {job.seed}, {doc['sampler']} x "
+            f"{doc['steps']} steps, {len(doc['window_starts_s'])} windows."
+        )
+        off = {"interactive": False}
+        labels = ["onset"] * len(job.times())
+        return (
+            status,
+            PER_IMPACT_ONLY.format(model=job.model),
+            {"headers": ONSET_COLUMNS, "data": job.rows()},
+            None,
+            spectrogram_figure(
+                result.wave,
+                result.sample_rate,
+                job.times(),
+                labels,
+                title="Spectrogram of the whole soundtrack, its detected onsets dashed",
+            ),
+            gr.update(choices=[], value=None, **off),
+            gr.update(value="", **off),
+            gr.update(**off),
+            [str(p) for p in job.files.values()],
+            gr.update(choices=[("as retrieved", "")], value="", **off),
+            *(gr.update(value=v, **off) for v in (1.0, 1.0, 0.0, 1.0, 1.0)),
         )
 
     @user_errors

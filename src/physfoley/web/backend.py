@@ -3,7 +3,9 @@
 The app (`physfoley.web.app`, `physfoley.web.session`) imports nothing else from physfoley, so
 when the library's modules move, only this file's imports change. Each function here is a
 line or two over a public library function; the JSON documents the app returns are the
-library's (`outputs.result_json`, `audio.params.analysis_json`), as the CLI prints them.
+library's (`outputs.result_json`, `outputs.soundtrack_json`, `audio.params.analysis_json`), as
+the CLI prints them. Models load through `families.load_pipeline`, so either family serves: a
+per-impact model gives an `ImpactPipeline`, a diff-foley one a `SoundtrackPipeline`.
 """
 
 from __future__ import annotations
@@ -26,11 +28,13 @@ from physfoley.config import AudioConfig, get_preset
 from physfoley.data.synthhits import generate_video
 from physfoley.demo import DEMO_MATERIALS, DEMO_SCENE_SEED, DEMO_SECONDS
 from physfoley.errors import InputError, PhysfoleyError
-from physfoley.model_dir import model_family, read_model_config
-from physfoley.outputs import result_json
+from physfoley.families import SHIPPED_MODELS, load_pipeline, resolve_model
+from physfoley.model_dir import PER_IMPACT, model_dir_family
+from physfoley.outputs import result_json, soundtrack_json
 from physfoley.outputs import write_soundtrack as write_outputs
-from physfoley.pipeline import DEFAULT_MODEL_DIR, ImpactPipeline, SynthesisResult, decode_video
+from physfoley.pipeline import ImpactPipeline, SynthesisResult, decode_video
 from physfoley.remix import ImpactEdit
+from physfoley.soundtrack_pipeline import SoundtrackPipeline, SoundtrackResult
 from physfoley.video.events import ImpactEvent, detect_impacts
 from physfoley.video.io import VideoFrames
 from physfoley.video.peaks import MotionTrack
@@ -39,36 +43,44 @@ from physfoley.video.windows import frame_index_at
 #: Library names the app uses as they are (re-exported from here).
 __all__ = ["ImpactEdit", "InputError", "PhysfoleyError", "parse_times"]
 
-#: Name of the shipped model in the app's model list.
+#: Name of the shipped default model in the app's model list.
 SHIPPED_MODEL = "small"
+#: The family whose sliders and impact times the app offers (`model_dir.PER_IMPACT`).
+PER_IMPACT_FAMILY = PER_IMPACT
 
 
 # ---------------------------------------------------------------------- models
 class ModelShelf:
-    """The models the app offers, by name, each loaded once on first use.
+    """The models the app offers, by name, each loaded once on first use (either family).
 
-    models : name -> model directory (None: the shipped model). `default` is used for "".
+    models : name -> model directory. `default` is used for "". The shipped models that are
+    installed (`families.SHIPPED_MODELS`) are always offered; `--model NAME|DIR` adds one.
     """
 
-    def __init__(self, models: dict[str, str | os.PathLike | None], default: str) -> None:
+    def __init__(self, models: dict[str, str | os.PathLike], default: str) -> None:
         if default not in models:
             raise InputError(f"default model {default!r} is not one of {sorted(models)}")
-        self.models = dict(models)
+        self.models = {name: Path(path) for name, path in models.items()}
         self.default = default
-        self._loaded: dict[str, ImpactPipeline] = {}
+        self._loaded: dict[str, ImpactPipeline | SoundtrackPipeline] = {}
 
     @classmethod
     def from_option(cls, model: str | None) -> ModelShelf:
-        """The shipped model plus `--model NAME|DIR` (a directory is listed by its folder name
-        and becomes the default)."""
-        models: dict[str, str | os.PathLike | None] = {SHIPPED_MODEL: None}
-        if model in (None, "", SHIPPED_MODEL):
+        """The installed shipped models plus `--model NAME|DIR` (a shipped name, or a model
+        directory of either family, listed by its folder name), which becomes the default."""
+        models = {name: path for name, path in SHIPPED_MODELS.items() if path.is_dir()}
+        if model in (None, ""):
             return cls(models, SHIPPED_MODEL)
         path = Path(model)
+        if model in SHIPPED_MODELS and not path.exists():
+            models[model] = resolve_model(model)  # ModelError when it is not installed
+            return cls(models, model)
         if not path.is_dir():
             raise InputError(
-                f"--model {model}: not a model directory, nor a model name ({SHIPPED_MODEL})"
+                f"--model {model}: not a model directory, nor a shipped model name "
+                f"({', '.join(SHIPPED_MODELS)})"
             )
+        model_dir_family(path)  # ModelError now for a directory that holds no model
         models[path.resolve().name] = path
         return cls(models, path.resolve().name)
 
@@ -76,27 +88,33 @@ class ModelShelf:
     def names(self) -> list[str]:
         return list(self.models)
 
-    def load(self, name: str) -> ImpactPipeline:
-        """The pipeline of model `name` ("" for the default); `InputError` for an unknown name."""
+    def _path(self, name: str) -> Path:
         name = name or self.default
         if name not in self.models:
             raise InputError(f"unknown model {name!r}; choose one of {', '.join(self.models)}")
+        return self.models[name]
+
+    def load(self, name: str) -> ImpactPipeline | SoundtrackPipeline:
+        """The pipeline of model `name` ("" for the default), of the family its directory
+        states; `InputError` for an unknown name, `ModelError` for a broken directory."""
+        path, name = self._path(name), name or self.default
         if name not in self._loaded:
-            self._loaded[name] = ImpactPipeline.from_pretrained(self.models[name])
+            self._loaded[name] = load_pipeline(path)
         return self._loaded[name]
 
     def family(self, name: str) -> str:
-        """The family its model directory's config.json states ("per-impact" when it names none)."""
-        name = name or self.default
-        if name not in self.models:
-            raise InputError(f"unknown model {name!r}; choose one of {', '.join(self.models)}")
-        _, doc = read_model_config(self.models[name] or DEFAULT_MODEL_DIR)
-        return model_family(doc)
+        """The family its model directory's config.json states ("per-impact", "diff-foley")."""
+        return model_dir_family(self._path(name))
 
     def describe(self, name: str) -> str:
         """'small (per-impact)': the model's name and family."""
         name = name or self.default
         return f"{name} ({self.family(name)})"
+
+
+def is_soundtrack_model(pipe) -> bool:
+    """True for a whole-soundtrack (diff-foley) pipeline: no impacts, no per-impact edits."""
+    return isinstance(pipe, SoundtrackPipeline)
 
 
 # ---------------------------------------------------------------------- video -> sound
@@ -114,6 +132,17 @@ def synthesize(
     pipe: ImpactPipeline, frames: VideoFrames, times_s: list[float], seed: int
 ) -> SynthesisResult:
     return pipe.synthesize(frames, times=times_s, seed=seed)
+
+
+def synthesize_soundtrack(pipe: SoundtrackPipeline, video: Path, seed: int) -> SoundtrackResult:
+    """The whole soundtrack of `video` with the model's own sampling settings, as
+    `physfoley synthesize --model DIR --seed SEED` makes it for a diff-foley model."""
+    return pipe.synthesize(video, seed=seed)
+
+
+def soundtrack_document(result: SoundtrackResult, wav: Path, video: Path | None) -> dict:
+    """The JSON document of `synthesize --json` for a diff-foley result (with its onsets)."""
+    return {"audio": str(wav), "video": str(video) if video else None, **soundtrack_json(result)}
 
 
 def speed_at(track: MotionTrack, time_s: float) -> float:

@@ -22,9 +22,10 @@ CACHE_SWEEP_S = 600
 INTRO = """# physfoley
 Give a silent video the sound of what is hit in it: the impacts are found in the picture, each
 one's physics is borrowed from the nearest training clip, and a diffusion model generates its
-sound. Then change any one impact's physics and hear it at once."""
+sound. Then change any one impact's physics and hear it at once. Pick a diff-foley model
+instead and the whole soundtrack is generated at once from the picture (no per-impact edits)."""
 SLIDER_HELP = (
-    "Frequency and decay scale every mode of the selected impact (2 = an octave up; 0.5 = "
+    "*Per-impact models only* (disabled for a diff-foley model's whole soundtrack). Frequency and decay scale every mode of the selected impact (2 = an octave up; 0.5 = "
     "rings twice as long). Speed and mass set the level by the hit's kinetic energy "
     "(amplitude ~ speed x sqrt(mass)). A material makes the impact again with the physics of "
     "the nearest training clip of that material."
@@ -91,6 +92,7 @@ def build_blocks(app) -> gr.Blocks:
                         label="Video with its new soundtrack", elem_id="video-out", height=320
                     )
             status = gr.Markdown(elem_id="status")
+            note = gr.Markdown(elem_id="family-note")
             timeline = gr.Plot(label="Timeline")
             spectrum = gr.Plot(label="Spectrogram")
             table = gr.Dataframe(
@@ -98,7 +100,8 @@ def build_blocks(app) -> gr.Blocks:
             )
             with gr.Row():
                 times = gr.Textbox(
-                    label="Impact times (s): move, add or delete, then synthesize again",
+                    label="Impact times (s; per-impact models only): move, add or delete, then "
+                    "synthesize again",
                     scale=4,
                 )
                 retime_btn = gr.Button("Synthesize with these times", scale=1)
@@ -143,11 +146,13 @@ def build_blocks(app) -> gr.Blocks:
         made = [audio_out, video_out, document, video_job]
         views = [
             status,
+            note,
             table,
             timeline,
             spectrum,
             impact,
             times,
+            retime_btn,
             files,
             material,
             freq,

@@ -4,8 +4,10 @@
 job in a folder of its own that goes when the job is replaced, when the session ends, and
 (all of them) when the app stops. `VideoJob` is a video given its soundtrack: the impacts
 found in the picture, each impact's generated sound, the edit made to each, and the files shown
-and offered for download. `SoundJob` is a recording analysed into modes and edited. Both call
-the library only through `physfoley.web.backend`.
+and offered for download. `SoundtrackJob` is the same for a whole-soundtrack (diff-foley) model:
+one generated soundtrack and the onsets found in it, nothing to edit per impact. `SoundJob` is a
+recording analysed into modes and edited. All call the library only through
+`physfoley.web.backend`.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ IMPACT_COLUMNS = [
     "edit",
     "found by",
 ]
+#: Columns of the onsets table (a diff-foley model's soundtrack: `outputs.soundtrack_json`).
+ONSET_COLUMNS = ["#", "time (s)", "confidence"]
 #: Columns of the modes table (strongest spectral peaks first).
 MODE_COLUMNS = ["freq (Hz)", "power (dB)", "decay (dB/s)", "rings for (s, -60 dB)"]
 #: Modes listed in the table of the sound tab.
@@ -200,6 +204,44 @@ class VideoJob:
 
     def times(self) -> list[float]:
         return [imp.time_s for imp in self.result.impacts]
+
+    def close(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class SoundtrackJob:
+    """A video given a whole soundtrack by a diff-foley model (as `physfoley synthesize --model
+    DIR`): the soundtrack, its muxed video, and the onsets detected in it."""
+
+    def __init__(self, folder: Path, video: Path, pipe, seed: int, model: str = "") -> None:
+        self.folder, self.video, self.pipe, self.seed = folder, Path(video), pipe, int(seed)
+        self.model = model
+        self.result = None  # the SoundtrackResult
+        self.files: dict[str, Path] = {}
+        self.document: dict = {}
+
+    def run(self, progress: Progress = _quiet) -> None:
+        """Generate the whole soundtrack, write wav, muxed video and JSON."""
+        progress(0.1, "generating the whole soundtrack (diff-foley)")
+        self.result = backend.synthesize_soundtrack(self.pipe, self.video, self.seed)
+        progress(0.9, "writing the soundtrack and the video")
+        wav, video = backend.write_soundtrack(
+            self.video, self.result.wave, self.result.sample_rate, self.folder
+        )
+        self.document = backend.soundtrack_document(self.result, wav, video)
+        doc_path = self.folder / "synthesis.json"
+        doc_path.write_text(json.dumps(self.document, indent=1))
+        self.files = {"wav": wav, "video": video, "json": doc_path}
+
+    def rows(self) -> list[list]:
+        """The onsets table: one row per onset detected in the soundtrack."""
+        return [
+            [i + 1, onset["time_s"], onset["confidence"]]
+            for i, onset in enumerate(self.document["onsets"])
+        ]
+
+    def times(self) -> list[float]:
+        return [onset["time_s"] for onset in self.document["onsets"]]
 
     def close(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
