@@ -68,6 +68,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=argtypes.number_at_least(0.0, what="0: no alignment guidance"),
         help="diff-foley models: alignment-classifier guidance scale (gamma, eq. 8)",
     )
+    for flag, what in (("--mass-scale", "mass"), ("--speed-scale", "velocity")):
+        p.add_argument(
+            flag,
+            type=argtypes.number_at_least(0.0, above=True, what="1 leaves it as seen"),
+            help=f"pavas models: multiply every object's {what} the model is conditioned on",
+        )
     p.add_argument(
         "--device", default="cpu", type=argtypes.device, help="torch device (default: cpu)"
     )
@@ -82,7 +88,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from physfoley.commands.synthesize_soundtrack import refuse_inapplicable, run_soundtrack
+    from physfoley.commands.synthesize_soundtrack import (
+        APPLIES,
+        PAVAS_APPLIES,
+        refuse_inapplicable,
+        run_soundtrack,
+    )
     from physfoley.families import load_pipeline
     from physfoley.soundtrack_pipeline import SoundtrackPipeline
 
@@ -101,10 +112,13 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     pipe = load_pipeline(args.model, device=args.device)
     if isinstance(pipe, SoundtrackPipeline):  # the diff-foley family: whole soundtracks
-        refuse_inapplicable(args, args.default_of)
+        applies = PAVAS_APPLIES if pipe.family == "pavas" else APPLIES
+        refuse_inapplicable(args, args.default_of, applies)
         return run_soundtrack(args, pipe, audio_out, video_out)
     if args.cg_scale is not None:
         raise InputError("--cg-scale needs a diff-foley model; drop it for per-impact models")
+    if args.mass_scale is not None or args.speed_scale is not None:
+        raise InputError("--mass-scale and --speed-scale need a pavas model (--model DIR)")
     result = pipe.synthesize(
         args.video,
         times=times,
