@@ -95,9 +95,9 @@ def tiny_pavas_dir(path: Path, base: Path) -> Path:
     torch.manual_seed(1)
     cfg = _cfg(mass_stats=(0.3, 0.2), vel_stats=(0.0, 2.0))
     net = build_network("pavas", cfg, SOUND)
-    for block in net.trunk.blocks:
-        for g in (block.g_mass, block.g_vel):
-            torch.nn.init.normal_(g[-1].weight, std=0.5)
+    layers = [net.proj_out] + [b.g_mass[-1] for b in net.trunk.blocks]
+    for layer in layers + [b.g_vel[-1] for b in net.trunk.blocks]:  # zero-initialised ones
+        torch.nn.init.normal_(layer.weight, std=0.5)
     doc = json.loads((base / "config.json").read_text())
     parts = {p: (load_state(base, p), doc["parts"][p]) for p in ("vae", "cavp")}
     parts["pavas"] = (net.state_dict(), dataclasses.asdict(cfg))
