@@ -52,9 +52,13 @@ def test_film_fourier_and_adapter_shapes():
     assert torch.isclose(f[0, 1], torch.sin(2 * torch.pi * 0.125 * x[0]))  # w_0 = 2^-3
     adapter = PhyAdapter(_cfg())
     p = _physics()
-    c_mass, c_vel = adapter(p["obj_feat"], p["obj_present"], p["obj_valid"], p["mass"], p["velocity"])
+    c_mass, c_vel = adapter(
+        p["obj_feat"], p["obj_present"], p["obj_valid"], p["mass"], p["velocity"]
+    )
     assert c_mass.shape == (2, 16) and c_vel.shape == (2, 64, 16)
-    heavier = adapter(p["obj_feat"], p["obj_present"], p["obj_valid"], p["mass"] * 10, p["velocity"])
+    heavier = adapter(
+        p["obj_feat"], p["obj_present"], p["obj_valid"], p["mass"] * 10, p["velocity"]
+    )
     assert not torch.allclose(heavier[0], c_mass) and torch.equal(heavier[1], c_vel)
 
 
@@ -73,7 +77,9 @@ def test_null_tokens_replace_dropped_and_objectless_rows():
 @pytest.mark.parametrize("modulation", ["delta", "sum"])
 def test_fresh_delta_modulation_is_exactly_the_backbone(modulation):
     torch.manual_seed(0)
-    ldm = build_network("ldm", network_config("ldm", "small", TINY_NETS["ldm"], context_dim=16), SOUND)
+    ldm = build_network(
+        "ldm", network_config("ldm", "small", TINY_NETS["ldm"], context_dim=16), SOUND
+    )
     net = build_network("pavas", _cfg(modulation=modulation), SOUND)
     net.load_backbone(ldm.state_dict())
     z, t = torch.randn(2, *SOUND.latent_shape), torch.tensor([3.0, 700.0])
@@ -125,7 +131,9 @@ def test_synthesize_mass_scale_changes_the_soundtrack(pavas_dir, video, tmp_path
     assert objects, "the PPE finds the SynthHits striker"
     base = pipe.synthesize(video, objects=objects, griffin_lim_iters=2)
     heavy = pipe.synthesize(video, objects=objects, mass_scale=4.0, griffin_lim_iters=2)
-    one = pipe.synthesize(video, objects=objects, edits={0: {"mass_scale": 4.0}}, griffin_lim_iters=2)
+    one = pipe.synthesize(
+        video, objects=objects, edits={0: {"mass_scale": 4.0}}, griffin_lim_iters=2
+    )
     assert base.settings["objects"] == len(objects) and not np.allclose(base.mel, heavy.mel)
     assert np.array_equal(heavy.mel, one.mel) == (len(objects) == 1)
     outs = []

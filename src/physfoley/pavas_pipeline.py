@@ -124,7 +124,7 @@ class PavasPipeline(SoundtrackPipeline):
             m = torch.from_numpy(obj.masks[idx].astype(np.float32))[:, None]
             m = F.interpolate(m, size=fmap.shape[-2:], mode="area")  # (T, 1, h, w)
             area = m.sum(dim=(2, 3))
-            feat[0, k] = ((fmap.cpu() * m).sum(dim=(2, 3)) / area.clamp(min=1e-6))
+            feat[0, k] = (fmap.cpu() * m).sum(dim=(2, 3)) / area.clamp(min=1e-6)
             present[0, k] = torch.from_numpy(obj.present[idx]) & (area[:, 0] > 0)
             vel[0, k] = torch.from_numpy(obj.velocity_m_s[idx].astype(np.float32))
             mass[0, k], valid[0, k] = obj.mass_kg, True

@@ -188,8 +188,9 @@ class SoundtrackPipeline:
         latents = []
         for i in range(0, len(starts), max_batch):
             latents.append(
-                self.sample_windows(cond[i : i + max_batch], starts[i : i + max_batch], grid,
-                                    opts, generator)  # fmt: skip
+                self.sample_windows(
+                    cond[i : i + max_batch], starts[i : i + max_batch], grid, opts, generator
+                )  # fmt: skip
             )
         timings["sampling"] = time.perf_counter() - t
         t = time.perf_counter()

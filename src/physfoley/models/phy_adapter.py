@@ -45,6 +45,8 @@ class PavasDiTConfig(LatentDiTConfig):
     fourier: int = 6  # Fourier frequencies per scalar
     max_objects: int = 2
     modulation: str = "delta"  # delta | sum (the ablation's direct summation)
+    use_mass: bool = True  # ablation rows "+ c_mass" / "+ c_vel": switch a token off
+    use_velocity: bool = True
     mass_stats: tuple[float, float] = (0.0, 1.0)  # mean, std of log(1 + mass_kg)
     vel_stats: tuple[float, float] = (0.0, 1.0)  # mean, std of a velocity component, m/s
 
@@ -125,7 +127,7 @@ class DeltaBlock(Block):
 
     def __init__(self, dim: int, heads: int, mlp_ratio: float, cross: bool, cfg: PavasDiTConfig):
         super().__init__(dim, heads, mlp_ratio, cross)
-        self.mode = cfg.modulation
+        self.mode, self.use = cfg.modulation, (cfg.use_mass, cfg.use_velocity)
         p = cfg.phys_dim
         if self.mode == "delta":
             self.g_mass = _mlp(p, p, 6 * dim, zero_last=True)
@@ -143,6 +145,8 @@ class DeltaBlock(Block):
         if self.physics is None:
             return super().modulation(c)
         c_mass, c_vel = self.physics
+        c_mass = c_mass if self.use[0] else torch.zeros_like(c_mass)
+        c_vel = c_vel if self.use[1] else torch.zeros_like(c_vel)
         if self.mode == "delta":
             omega = self.ada(c).unsqueeze(1)
             omega = omega + self.alpha_mass * self.g_mass(c_mass).unsqueeze(1)
@@ -211,7 +215,13 @@ PAVAS_PRESETS = {
     "small": PavasDiTConfig(mlp_ratio=3.0, phys_dim=64),  # 5.6M parameters
     # PAVAS' transformer is MMAudio-sized; here the Diff-Foley paper backbone with the adapter
     "paper": PavasDiTConfig(
-        dim=512, depth=8, heads=8, context={"video": 512}, aligned=(), feat_dim=512,
-        phys_dim=256, fourier=8,
+        dim=512,
+        depth=8,
+        heads=8,
+        context={"video": 512},
+        aligned=(),
+        feat_dim=512,
+        phys_dim=256,
+        fourier=8,
     ),
 }

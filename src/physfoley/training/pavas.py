@@ -30,7 +30,7 @@ from physfoley.errors import InputError
 from physfoley.model_dir import DIFF_FOLEY, PAVAS, model_dir_family
 from physfoley.models.latent_dit import condition_dropout
 from physfoley.models.soundtrack_factory import build_network, network_config
-from physfoley.soundtrack_dir import load_state, read_config, write_model_dir
+from physfoley.soundtrack_dir import load_state, write_model_dir
 from physfoley.training import common as C
 from physfoley.training.soundtrack_common import (
     PavasTrainConfig,
@@ -102,7 +102,12 @@ def training_batch(data, tl, feats, videos, cfg: PavasTrainConfig, rng, physics:
         for v, s in items
     ]).astype(np.float32)  # fmt: skip
     first = [sound.visual_index(s) for _, s in items]
-    ev = np.stack([feature_slice(tl, v, f, sound.visual_frames) for (v, _), f in zip(items, first)])
+    ev = np.stack(
+        [
+            feature_slice(tl, v, f, sound.visual_frames)
+            for (v, _), f in zip(items, first, strict=True)
+        ]
+    )
     cond = {"video": torch.from_numpy(ev.astype(np.float32))}
     if not physics:
         return z, cond
@@ -130,7 +135,9 @@ def backbone_state(path: Path) -> dict[str, torch.Tensor]:
     """The denoiser weights of a pavas (part "pavas") or diff-foley (part "ldm") directory."""
     family = model_dir_family(path)
     if family not in (PAVAS, DIFF_FOLEY):
-        raise InputError(f"backbone_dir {path} holds a {family!r} model; give a pavas or diff-foley one")
+        raise InputError(
+            f"backbone_dir {path} holds a {family!r} model; give a pavas or diff-foley one"
+        )
     return load_state(path, "pavas" if family == PAVAS else "ldm")
 
 
