@@ -196,4 +196,14 @@ def test_both_phases_train_and_resume_exactly(tmp_path, capsys):
         if phase == "adapter":  # the adapter trained; statistics stored with the model
             assert written["parts"]["pavas"]["mass_stats"][1] > 0
             assert any("g_mass.2.weight" in k and straight[k].abs().sum() > 0 for k in straight)
-    capsys.readouterr()
+    # physics from the estimator on the training videos, as the pipeline gives it at inference
+    doc.update(physics="ppe", videos=str(tmp_path / "d" / "raw"), max_steps=1)
+    cfg.write_text(yaml.safe_dump(doc))
+    _train(cfg, data, tmp_path / "ppe")
+    stats = json.loads((tmp_path / "ppe" / "model" / "config.json").read_text())
+    assert stats["parts"]["pavas"]["mass_stats"] != written["parts"]["pavas"]["mass_stats"]
+    doc["videos"] = str(tmp_path)
+    cfg.write_text(yaml.safe_dump(doc))
+    args = ["train", "pavas", "--config", str(cfg), "--data", str(data), "--no-progress"]
+    assert main([*args, "--out", str(tmp_path / "ppe2"), "--device", "cpu"]) == 2
+    assert "physics ppe reads the videos" in capsys.readouterr().err

@@ -62,6 +62,32 @@ def edit_objects(
     return out
 
 
+@torch.no_grad()
+def object_inputs(cavp, grid: np.ndarray, objects, times_s, fps: float, k_max: int, device="cpu"):
+    """The Phy-Adapter's inputs over a whole visual grid (batch 1, K = k_max objects, first
+    ones kept): frames uint8 [T, S, S, 3] on the grid (i + 0.5) / fps; `objects` as PPE gives
+    them for frames shown at `times_s`. -> dict of obj_feat [1, K, T, C_f] (CAVP patch features
+    pooled under each mask), obj_present, obj_valid, mass [1, K], velocity [1, K, T, 2]."""
+    t_grid = len(grid)
+    fmap = cavp.video.feature_map(torch.from_numpy(np.asarray(grid))[None].to(device))
+    fmap = fmap[0].permute(1, 0, 2, 3).cpu()  # (T, C, h, w)
+    feat = torch.zeros(1, k_max, t_grid, fmap.shape[1])
+    present = torch.zeros(1, k_max, t_grid, dtype=torch.bool)
+    vel = torch.full((1, k_max, t_grid, 2), float("nan"))
+    mass, valid = torch.zeros(1, k_max), torch.zeros(1, k_max, dtype=torch.bool)
+    for k, obj in enumerate(objects[:k_max]):
+        idx = nearest_frames(times_s, fps, t_grid)
+        m = torch.from_numpy(obj.masks[idx].astype(np.float32))[:, None]
+        m = F.interpolate(m, size=fmap.shape[-2:], mode="area")  # (T, 1, h, w)
+        area = m.sum(dim=(2, 3))
+        feat[0, k] = (fmap * m).sum(dim=(2, 3)) / area.clamp(min=1e-6)
+        present[0, k] = torch.from_numpy(obj.present[idx].astype(bool)) & (area[:, 0] > 0)
+        vel[0, k] = torch.from_numpy(obj.velocity_m_s[idx].astype(np.float32))
+        mass[0, k], valid[0, k] = float(obj.mass_kg), True
+    return {"obj_feat": feat, "obj_present": present, "obj_valid": valid, "mass": mass,
+            "velocity": vel}  # fmt: skip
+
+
 class PavasPipeline(SoundtrackPipeline):
     """Load with `from_pretrained(dir)`; `synthesize(video, mass_scale=, speed_scale=, edits=)`."""
 
@@ -109,28 +135,6 @@ class PavasPipeline(SoundtrackPipeline):
                                speed_scale=speed_scale, physics=physics.get("summary"))  # fmt: skip
         return result
 
-    def physics_inputs(self, grid: np.ndarray, objects, times_s: np.ndarray) -> dict:
-        """The adapter's inputs on the whole visual grid (K = max_objects, batch 1)."""
-        net = self.nets["pavas"]
-        k_max, t_grid = net.cfg.max_objects, len(grid)
-        fmap = self.nets["cavp"].video.feature_map(torch.from_numpy(grid)[None].to(self.device))
-        fmap = fmap[0].permute(1, 0, 2, 3)  # (T, C, h, w)
-        feat = torch.zeros(1, k_max, t_grid, fmap.shape[1])
-        present = torch.zeros(1, k_max, t_grid, dtype=torch.bool)
-        vel = torch.full((1, k_max, t_grid, 2), float("nan"))
-        mass, valid = torch.zeros(1, k_max), torch.zeros(1, k_max, dtype=torch.bool)
-        for k, obj in enumerate(objects[:k_max]):
-            idx = nearest_frames(times_s, self.sound.visual_fps, t_grid)
-            m = torch.from_numpy(obj.masks[idx].astype(np.float32))[:, None]
-            m = F.interpolate(m, size=fmap.shape[-2:], mode="area")  # (T, 1, h, w)
-            area = m.sum(dim=(2, 3))
-            feat[0, k] = (fmap.cpu() * m).sum(dim=(2, 3)) / area.clamp(min=1e-6)
-            present[0, k] = torch.from_numpy(obj.present[idx]) & (area[:, 0] > 0)
-            vel[0, k] = torch.from_numpy(obj.velocity_m_s[idx].astype(np.float32))
-            mass[0, k], valid[0, k] = obj.mass_kg, True
-        return {"obj_feat": feat, "obj_present": present, "obj_valid": valid, "mass": mass,
-                "velocity": vel}  # fmt: skip
-
     def synthesize_frames(self, frames, times_s, duration_s, **kwargs):
         """As `SoundtrackPipeline.synthesize_frames`; physics from `synthesize` (none: null)."""
         if self._physics is None:
@@ -143,7 +147,9 @@ class PavasPipeline(SoundtrackPipeline):
             raise InputError(f"a pavas model samples with euler, not {opts['sampler']!r}")
         physics = self._physics or {"objects": []}
         if "whole" not in physics:
-            whole = self.physics_inputs(grid, physics["objects"], physics.get("times_s"))
+            whole = object_inputs(self.nets["cavp"], grid, physics["objects"],
+                                  physics.get("times_s"), self.sound.visual_fps,
+                                  self.nets["pavas"].cfg.max_objects, self.device)  # fmt: skip
             physics["whole"] = whole
             physics["summary"] = {
                 "objects_used": int(whole["obj_valid"].sum()),

@@ -8,12 +8,15 @@ diff-foley one) are loaded, the VAE and CAVP stay frozen, and the transformer pl
 Phy-Adapter train at the config's (lower) lr; each row's physics is replaced by the null
 tokens with probability `physics_drop_prob` (0.1).
 
-Physics at train time is SynthHits' truth stored in the segments (`hit_physics`): one object,
-the striker, with its mass, and a per-visual-frame velocity rebuilt from the hits (speed rising
-linearly to speed_before over `ramp_s` before each contact, falling from speed_after over
-`ramp_s` after it; downwards before, upwards after). Its visual feature is the CAVP patch
-features pooled over the whole frame (SynthHits records no masks). Writes OUT/model, family
-"pavas" (parts vae, cavp, pavas; the normalisation statistics are in the pavas part's config).
+Physics at train time (`physics`): "truth", SynthHits' record stored in the segments
+(`hit_physics`): one object, the striker, with its mass, and a per-visual-frame velocity
+rebuilt from the hits (speed rising linearly to speed_before over `ramp_s` before each contact,
+falling from speed_after over `ramp_s` after it; downwards before, upwards after), its visual
+feature the CAVP patch features pooled over the whole frame (SynthHits records no masks); or
+"ppe", the physics estimator run on each training video (`videos`: the SynthHits folder the
+segments were prepared from), exactly what the pipeline gives the model at inference. Writes
+OUT/model, family "pavas" (parts vae, cavp, pavas; the normalisation statistics are in the
+pavas part's config).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from physfoley.errors import InputError
 from physfoley.model_dir import DIFF_FOLEY, PAVAS, model_dir_family
 from physfoley.models.latent_dit import condition_dropout
 from physfoley.models.soundtrack_factory import build_network, network_config
+from physfoley.pavas_pipeline import object_inputs
 from physfoley.soundtrack_dir import load_state, write_model_dir
 from physfoley.training import common as C
 from physfoley.training.soundtrack_common import (
@@ -40,6 +44,7 @@ from physfoley.training.soundtrack_common import (
     stage_dir,
 )
 from physfoley.training.timelines import cached_timelines, feature_slice, latent_slice, load_frozen
+from physfoley.video.objects import estimate_objects, read_work_video
 
 
 def truth_velocity(hits: list, t0: float, count: int, fps: float, ramp_s: float) -> np.ndarray:
@@ -56,45 +61,75 @@ def truth_velocity(hits: list, t0: float, count: int, fps: float, ramp_s: float)
     return vel
 
 
-def physics_stats(data, videos) -> tuple[tuple[float, float], tuple[float, float]]:
-    """(mean, std) of log(1 + striker mass) over the videos and of the velocity components
-    at the hits (so the z-scored inputs span about [-3, 3])."""
-    masses, speeds = [], [0.0]
-    for v in videos:
-        for _, m, before, after in data.videos[int(v)].get("hit_physics", []):
-            masses.append(np.log1p(m))
-            speeds += [before, -after]
-    if not masses:
+def physics_stats(physics: dict[int, dict]) -> tuple[tuple[float, float], tuple[float, float]]:
+    """(mean, std) of log(1 + mass) over the objects, and (0, rms) of the nonzero velocity
+    components (so the z-scored inputs span about [-3, 3])."""
+    m = np.concatenate([np.log1p(p["mass"][p["obj_valid"]]) for p in physics.values()])
+    v = np.concatenate([p["velocity"][np.isfinite(p["velocity"])] for p in physics.values()])
+    v = v[v != 0] if (v != 0).any() else np.ones(1)
+    if m.size == 0:
+        raise InputError("no training video has a moving object with a mass; nothing to adapt to")
+    rms = float(np.sqrt(np.mean(v**2)))
+    return (float(m.mean()), float(max(m.std(), 1e-3))), (0.0, max(rms, 1e-3))
+
+
+def truth_physics(data, video: int, feats: np.ndarray, ramp_s: float) -> dict[str, np.ndarray]:
+    """One object, the striker: CAVP patch features pooled over the whole frame, its mass and
+    the velocity rebuilt from the hits (`truth_velocity`) on the video's visual grid."""
+    hits = data.videos[video].get("hit_physics")
+    if hits is None:
         raise InputError(
             "the segments carry no SynthHits physics (hit_physics); prepare them again with "
             "`physfoley data segments ROOT --out DIR --force` from SynthHits videos"
         )
-    m, s = np.asarray(masses), np.asarray(speeds)
-    return (float(m.mean()), float(max(m.std(), 1e-3))), (0.0, float(max(s.std(), 1e-3)))
+    n = len(feats)
+    return {
+        "obj_feat": feats[None].astype(np.float32),
+        "obj_present": np.ones((1, n), bool),
+        "obj_valid": np.array([bool(hits)]),
+        "mass": np.array([hits[0][1] if hits else 0.0], np.float32),
+        "velocity": truth_velocity(hits, 0.0, n, data.cfg.visual_fps, ramp_s)[None],
+    }
 
 
 @torch.no_grad()
-def pooled_features(out: Path, env, cavp, data, videos) -> dict[int, np.ndarray]:
-    """Per video, CAVP patch features pooled over the whole frame: float32 [T_v, C_f]
-    (cached in OUT/cache/pavas_feats.npz)."""
-    cache = out / "cache" / "pavas_feats.npz"
+def video_physics(out: Path, env, cavp, data, videos, cfg: PavasTrainConfig, k_max: int):
+    """Per video, the adapter's inputs over its whole visual grid (`truth_physics`, or with
+    physics "ppe" the estimator on cfg.videos/NAME_denoised.mp4 and `object_inputs`), cached
+    in OUT/cache/pavas_physics_SOURCE.npz."""
+    keys = ("obj_feat", "obj_present", "obj_valid", "mass", "velocity")
+    cache = out / "cache" / f"pavas_physics_{cfg.physics}.npz"
     if env.is_main and not cache.is_file():
         arrays = {}
         for v in videos:
-            frames = torch.from_numpy(np.array(data.frames(int(v)))[None]).to(env.device)
-            fmap = cavp.video.feature_map(frames)[0].mean(dim=(2, 3))  # (C, T)
-            arrays[f"v{int(v)}"] = fmap.T.cpu().numpy()
+            grid = np.array(data.frames(int(v)))
+            if cfg.physics == "ppe":
+                path = Path(cfg.videos or "") / f"{data.videos[int(v)]['name']}_denoised.mp4"
+                if not cfg.videos or not path.is_file():
+                    raise InputError(
+                        f"physics ppe reads the videos: set `videos:` ({path} missing)"
+                    )
+                frames, pixel_scale = read_work_video(path)
+                objects = estimate_objects(frames, pixel_scale=pixel_scale)
+                inputs = object_inputs(cavp, grid, objects, frames.times_s, data.cfg.visual_fps,
+                                       k_max, env.device)  # fmt: skip
+                phys = {k: t[0].numpy() for k, t in inputs.items()}
+            else:
+                fmap = cavp.video.feature_map(torch.from_numpy(grid)[None].to(env.device))
+                feats = fmap[0].mean(dim=(2, 3)).T.cpu().numpy()  # (T, C)
+                phys = truth_physics(data, int(v), feats, cfg.ramp_s)
+            arrays.update({f"{k}{int(v)}": phys[k] for k in keys})
         cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(".pavas_feats.tmp.npz")
+        tmp = cache.with_name(f".{cache.stem}.tmp.npz")
         np.savez(tmp, **arrays)
         os.replace(tmp, cache)
     C.barrier(env)
     with np.load(cache) as z:
-        return {int(v): z[f"v{int(v)}"] for v in videos}
+        return {int(v): {k: z[f"{k}{int(v)}"] for k in keys} for v in videos}
 
 
-def training_batch(data, tl, feats, videos, cfg: PavasTrainConfig, rng, physics: bool):
-    """Latents [B, C', F', T'], E_v [B, T_v, C] and (physics) the adapter's inputs, K = 1."""
+def training_batch(data, tl, physics, videos, cfg: PavasTrainConfig, rng):
+    """Latents [B, C', F', T'], E_v [B, T_v, C] and (with `physics`) the adapter's inputs."""
     sound = data.cfg
     items = random_items(data, videos, cfg.batch_size, rng)
     z = np.stack([
@@ -102,32 +137,18 @@ def training_batch(data, tl, feats, videos, cfg: PavasTrainConfig, rng, physics:
         for v, s in items
     ]).astype(np.float32)  # fmt: skip
     first = [sound.visual_index(s) for _, s in items]
-    ev = np.stack(
-        [
-            feature_slice(tl, v, f, sound.visual_frames)
-            for (v, _), f in zip(items, first, strict=True)
-        ]
-    )
+    n = sound.visual_frames
+    ev = np.stack([feature_slice(tl, v, f, n) for (v, _), f in zip(items, first, strict=True)])
     cond = {"video": torch.from_numpy(ev.astype(np.float32))}
     if not physics:
         return z, cond
-    n = sound.visual_frames
-    obj, vel, mass = [], [], []
-    for (v, s), f in zip(items, first, strict=True):
-        idx = np.minimum(np.arange(f, f + n), len(feats[v]) - 1)
-        obj.append(feats[v][idx])
-        hits = data.videos[v].get("hit_physics", [])
-        t0 = s / sound.latent_rate_hz
-        vel.append(truth_velocity(hits, t0, n, sound.visual_fps, cfg.ramp_s))
-        mass.append(hits[0][1] if hits else float("nan"))
-    b = len(items)
-    cond.update({
-        "obj_feat": torch.from_numpy(np.stack(obj)[:, None].astype(np.float32)),
-        "obj_present": torch.ones(b, 1, n, dtype=torch.bool),
-        "obj_valid": torch.from_numpy(np.isfinite(mass))[:, None],
-        "mass": torch.from_numpy(np.nan_to_num(np.asarray(mass, np.float32)))[:, None],
-        "velocity": torch.from_numpy(np.stack(vel)[:, None]),
-    })  # fmt: skip
+    rows = []
+    for (v, _), f in zip(items, first, strict=True):
+        p = physics[v]
+        idx = np.minimum(np.arange(f, f + n), p["obj_feat"].shape[1] - 1)
+        rows.append({k: (a if k in ("obj_valid", "mass") else a[:, idx]) for k, a in p.items()})
+    for key in rows[0]:
+        cond[key] = torch.from_numpy(np.stack([r[key] for r in rows]))
     return z, cond
 
 
@@ -158,20 +179,23 @@ def train_pavas(cfg: PavasTrainConfig, *, data_dir, out_dir, resume=False, devic
         videos = data.indices("train")
         adapter = cfg.phase == "adapter"
         overrides = {"feat_dim": cavp.cfg.video_channels[-1], **cfg.model}
-        if adapter:
-            mass_stats, vel_stats = physics_stats(data, videos)
-            overrides.update(mass_stats=mass_stats, vel_stats=vel_stats)
-        tl = cached_timelines(out, env, vae, cavp, data, videos, scale, "train")
-        feats = pooled_features(out, env, cavp, data, videos) if adapter else {}
-        C.seed_everything(cfg.seed)
+        if cfg.physics not in ("truth", "ppe"):
+            raise InputError(f"physics must be truth or ppe, not {cfg.physics!r}")
         net_cfg = network_config("pavas", cfg.preset, overrides, context_dim=cavp.cfg.embed_dim)
+        tl = cached_timelines(out, env, vae, cavp, data, videos, scale, "train")
+        physics = {}
+        if adapter:
+            physics = video_physics(out, env, cavp, data, videos, cfg, net_cfg.max_objects)
+            mass_stats, vel_stats = physics_stats(physics)
+            net_cfg = dataclasses.replace(net_cfg, mass_stats=mass_stats, vel_stats=vel_stats)
+        C.seed_everything(cfg.seed)
         net = build_network("pavas", net_cfg, sound).to(env.device)
         if adapter:
             net.load_backbone(backbone_state(Path(cfg.backbone_dir or Path(out_dir).parent
                                                   / "pavas_backbone" / "model")))  # fmt: skip
 
         def loss_fn(model, step, rng, gen):
-            z1, cond = training_batch(data, tl, feats, videos, cfg, rng, adapter)
+            z1, cond = training_batch(data, tl, physics, videos, cfg, rng)
             drop = condition_dropout(len(z1), net_cfg.cond_drop_prob, gen)
             if adapter:
                 cond["physics_null"] = condition_dropout(len(z1), cfg.physics_drop_prob, gen)

@@ -94,6 +94,8 @@ class PavasTrainConfig(C.TrainConfig):
     cavp_dir: str | None = None
     backbone_dir: str | None = None  # phase adapter: default OUT/../pavas_backbone/model
     physics_drop_prob: float = 0.1
+    physics: str = "truth"  # truth (SynthHits record) | ppe (the estimator on `videos`)
+    videos: str | None = None  # physics ppe: the folder of NAME_denoised.mp4 of the segments
     ramp_s: float = 0.15  # truth speed profile: linear ramp to each hit and away from it
     steps: int = 25  # Euler steps written into the model directory
     cfg_scale: float = 2.0
