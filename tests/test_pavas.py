@@ -207,3 +207,26 @@ def test_both_phases_train_and_resume_exactly(tmp_path, capsys):
     args = ["train", "pavas", "--config", str(cfg), "--data", str(data), "--no-progress"]
     assert main([*args, "--out", str(tmp_path / "ppe2"), "--device", "cpu"]) == 2
     assert "physics ppe reads the videos" in capsys.readouterr().err
+
+
+def test_level_change_of_a_doubled_soundtrack_is_6_db(video, tmp_path, capsys):
+    from physfoley.audio.io import load_audio, write_audio
+
+    raw = video.parent
+    name = video.name.removesuffix("_denoised.mp4")
+    wave, rate = load_audio(raw / f"{name}_denoised.wav")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    write_audio(tmp_path / "a" / f"{name}.wav", wave * 0.4, rate)
+    write_audio(tmp_path / "b" / f"{name}.wav", wave * 0.8, rate)
+    args = ["eval", "level-change", str(tmp_path / "a"), str(tmp_path / "b")]
+    assert main([*args, "--physics-dir", str(raw), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["num_hits"] > 0 and abs(doc["median_db"] - 6.02) < 0.1
+    assert (
+        main(
+            ["eval", "level-change", str(tmp_path / "a"), str(tmp_path), "--physics-dir", str(raw)]
+        )
+        == 2
+    )
+    assert "share no soundtrack" in capsys.readouterr().err
