@@ -49,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--model",
-        help="model directory or shipped name: small (default, per impact) or diff-foley "
+        help="model directory or shipped name: small (default, per impact), diff-foley or pavas "
         "(whole soundtracks, no detector); a directory says its family",
     )
     p.add_argument("--steps", type=int, help="diffusion sampling steps (default: the sampler's)")
