@@ -147,6 +147,9 @@ def test_synthesize_mass_scale_changes_the_soundtrack(pavas_dir, video, tmp_path
     assert main(["synthesize", str(video), "-o", str(tmp_path / "x.wav"), "--model",
                  str(pavas_dir), "--times", "0.5"]) == 2  # fmt: skip
     assert "--times does not apply" in capsys.readouterr().err
+    args = ["synthesize", str(video), "-o", str(tmp_path / "x.wav"), "--model", str(pavas_dir)]
+    assert main([*args, "--sampler", "ddim"]) == 2
+    assert "samples with euler" in capsys.readouterr().err
     assert not (tmp_path / "x.wav").exists()
 
 
