@@ -142,7 +142,8 @@ def test_synthesize_mass_scale_changes_the_soundtrack(pavas_dir, video, tmp_path
         args = ["synthesize", str(video), "-o", str(out), "--model", str(pavas_dir)]
         assert main([*args, "--mass-scale", scale, "--json"]) == 0
         outs.append(json.loads(capsys.readouterr().out))
-    assert outs[0]["onsets"] != outs[1]["onsets"] or outs[0] != outs[1]
+    assert outs[0]["family"] == "pavas" and outs[1]["mass_scale"] == 3.0
+    assert outs[0]["objects"] >= 1 and outs[1]["physics"]["objects_used"] >= 1
     assert (tmp_path / "m1.wav").read_bytes() != (tmp_path / "m3.wav").read_bytes()
     assert main(["synthesize", str(video), "-o", str(tmp_path / "x.wav"), "--model",
                  str(pavas_dir), "--times", "0.5"]) == 2  # fmt: skip

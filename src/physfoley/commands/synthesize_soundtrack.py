@@ -70,7 +70,7 @@ def run_soundtrack(
         video_out=video_out,
         force=args.force,
     )
-    doc = soundtrack_json(result)
+    doc = {**soundtrack_json(result), "family": pipe.family}
     if args.json:
         video = str(video_out) if video_out is not None else None
         print(jsondoc.dumps({"audio": str(audio_out), "video": video, **doc}))
