@@ -74,8 +74,8 @@ def test_families_wrong_corrupt_and_missing_models(model, video, tmp_path, capsy
     (corrupt / "config.json").write_text("{not json")
     with pytest.raises(ModelError, match="corrupt"):
         load_pipeline(corrupt)
-    (corrupt / "config.json").write_text(json.dumps({"family": "pavas"}))
-    with pytest.raises(ModelError, match="holds a 'pavas' model"):
+    (corrupt / "config.json").write_text(json.dumps({"family": "mmaudio"}))
+    with pytest.raises(ModelError, match="holds a 'mmaudio' model"):
         load_pipeline(corrupt)
     (corrupt / "config.json").write_text(json.dumps({"family": "diff-foley", "format_version": 1}))
     with pytest.raises(ModelError, match="corrupt"):

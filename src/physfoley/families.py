@@ -2,7 +2,8 @@
 
 A model directory says its family in `config.json` (`physfoley.model_dir.model_dir_family`):
 "per-impact" directories load as `ImpactPipeline` (one sound per detected impact),
-"diff-foley" ones as `SoundtrackPipeline` (whole soundtracks, no detector). Shipped models are
+"diff-foley" ones as `SoundtrackPipeline` (whole soundtracks, no detector), "pavas" ones as
+`PavasPipeline` (whole soundtracks steered by the objects' mass and velocity). Shipped models are
 named: `small` (per-impact, the default) and `diff-foley` (the whole-soundtrack model), each a
 directory under `physfoley/assets/models/`. A local directory of the same name wins over a
 shipped name. Every failure is a `ModelError` with one line.
@@ -14,13 +15,18 @@ import os
 from pathlib import Path
 
 from physfoley.errors import InputError, ModelError
-from physfoley.model_dir import DIFF_FOLEY, PER_IMPACT, model_dir_family
+from physfoley.model_dir import DIFF_FOLEY, PAVAS, PER_IMPACT, model_dir_family
+from physfoley.pavas_pipeline import PavasPipeline
 from physfoley.pipeline import DEFAULT_MODEL_DIR, ImpactPipeline
 from physfoley.soundtrack_pipeline import SoundtrackPipeline
 
 SHIPPED_DIR = DEFAULT_MODEL_DIR.parent
 #: Shipped model names -> their directories (installed with the package).
-SHIPPED_MODELS = {"small": DEFAULT_MODEL_DIR, DIFF_FOLEY: SHIPPED_DIR / DIFF_FOLEY}
+SHIPPED_MODELS = {
+    "small": DEFAULT_MODEL_DIR,
+    DIFF_FOLEY: SHIPPED_DIR / DIFF_FOLEY,
+    PAVAS: SHIPPED_DIR / PAVAS,
+}
 
 
 def resolve_model(model: str | os.PathLike | None) -> Path:
@@ -53,6 +59,8 @@ def load_pipeline(
     the family its directory states."""
     path = resolve_model(model)
     family = model_dir_family(path)
+    if family == PAVAS:
+        return PavasPipeline.from_pretrained(path, device=device)
     if family == DIFF_FOLEY:
         return SoundtrackPipeline.from_pretrained(path, device=device)
     if family == PER_IMPACT:

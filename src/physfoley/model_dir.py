@@ -39,10 +39,13 @@ WEIGHTS_FILE = "model.safetensors"
 PER_IMPACT = "per-impact"
 #: The whole-soundtrack family (Luo et al., Diff-Foley; `physfoley.soundtrack_dir`).
 DIFF_FOLEY = "diff-foley"
+#: Whole soundtracks steered by mass and velocity (PAVAS; `physfoley.pavas_pipeline`).
+PAVAS = "pavas"
 #: Every family a model directory may state, with what it holds.
 FAMILY_NAMES = {
     PER_IMPACT: "one sound per detected impact (physfoley.pipeline.ImpactPipeline)",
     DIFF_FOLEY: "whole soundtracks (physfoley.soundtrack_pipeline.SoundtrackPipeline)",
+    PAVAS: "whole soundtracks steered by mass and velocity (physfoley.pavas_pipeline)",
 }
 
 

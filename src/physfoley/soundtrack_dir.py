@@ -42,6 +42,7 @@ def write_model_dir(
     parts: dict[str, tuple[dict[str, torch.Tensor], dict[str, Any]]],
     extra: dict[str, Any] | None = None,
     force: bool = False,
+    family: str = FAMILY,
 ) -> Path:
     """Write `parts` (name -> (state dict, config dict)) and config.json into `out_dir`."""
     from safetensors.torch import save_file
@@ -53,7 +54,7 @@ def write_model_dir(
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     doc = {
-        "family": FAMILY,
+        "family": family,
         "format_version": FORMAT_VERSION,
         "soundtrack": soundtrack.to_dict(),
         "parts": {name: cfg for name, (_, cfg) in parts.items()},
@@ -72,15 +73,15 @@ def write_model_dir(
     return out
 
 
-def read_config(model_dir: str | os.PathLike) -> dict[str, Any]:
+def read_config(model_dir: str | os.PathLike, family: str = FAMILY) -> dict[str, Any]:
     """config.json of a soundtrack model directory; `ModelError` (one line) when it is missing,
     corrupt, of another family or lacks its parts (the shared checks: `model_dir.read_model_doc`)."""
     doc = read_model_doc(model_dir)
-    family = model_family(doc)
-    if family != FAMILY:
+    found = model_family(doc)
+    if found != family:
         raise ModelError(
-            f"{model_dir} is a {family!r} model, not a {FAMILY!r} one; "
-            "load it with the per-impact pipeline"
+            f"{model_dir} is a {found!r} model, not a {family!r} one; "
+            "load it with `physfoley.families.load_pipeline`"
         )
     if doc.get("format_version") != FORMAT_VERSION:
         raise ModelError(

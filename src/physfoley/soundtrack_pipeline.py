@@ -113,6 +113,22 @@ class SoundtrackPipeline:
         result.timings_s["total"] += read_s
         return result
 
+    def sample_windows(self, e_v, starts, grid, opts, generator) -> torch.Tensor:
+        """Latents [n, C', F', T'] of the windows at `starts` (E_v slices e_v [n, T_v, C]; the
+        visual-grid frames `grid` are for subclasses that condition on more than E_v)."""
+        return sample_latents(
+            self.nets["ldm"],
+            {"video": e_v},
+            (len(e_v), *self.sound.latent_shape),
+            classifier=self.nets.get("align"),
+            sampler=opts["sampler"],
+            steps=opts["steps"],
+            cfg_scale=opts["cfg_scale"],
+            cg_scale=opts["cg_scale"],
+            generator=generator,
+            device=self.device,
+        )
+
     @torch.no_grad()
     def synthesize_frames(
         self,
@@ -171,20 +187,10 @@ class SoundtrackPipeline:
         generator = torch.Generator().manual_seed(seed)
         latents = []
         for i in range(0, len(starts), max_batch):
-            batch = cond[i : i + max_batch]
             latents.append(
-                sample_latents(
-                    self.nets["ldm"],
-                    {"video": batch},
-                    (len(batch), *cfg.latent_shape),
-                    classifier=self.nets.get("align"),
-                    sampler=opts["sampler"],
-                    steps=opts["steps"],
-                    cfg_scale=opts["cfg_scale"],
-                    cg_scale=opts["cg_scale"],
-                    generator=generator,
-                    device=self.device,
-                )
+                self.sample_windows(
+                    cond[i : i + max_batch], starts[i : i + max_batch], grid, opts, generator
+                )  # fmt: skip
             )
         timings["sampling"] = time.perf_counter() - t
         t = time.perf_counter()

@@ -1,7 +1,8 @@
-"""`physfoley eval onsets|apcc AUDIO_DIR`: metrics of whole generated soundtracks.
+"""`physfoley eval onsets|apcc|level-change AUDIO_DIR`: metrics of whole generated soundtracks.
 
-Onset accuracy and AP against annotated impact times, and APCC against SynthHits physics
-(`physfoley.evaluation.soundtracks`).
+Onset accuracy and AP against annotated impact times, APCC against SynthHits physics
+(`physfoley.evaluation.soundtracks`), and the level change of PAVAS' what-if edits
+(`physfoley.evaluation.whatif`).
 
 `physfoley.evaluation.soundtracks` imports torch, so it is imported inside `run_onsets` and
 `run_apcc`: `physfoley --help` stays quick to start.
@@ -52,6 +53,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     a.set_defaults(func=run_apcc, option_names=option_names(a))
 
+    w = sub.add_parser(
+        "level-change",
+        help="what-if edits (PAVAS): peak level change at each true hit between two folders",
+        description=(
+            "Pair the soundtracks of BASE_DIR and EDITED_DIR by name (e.g. made with "
+            "--speed-scale 1 and 2), measure each one's peak level around every true hit of "
+            "NAME_physics.json in --physics-dir, and report the change edited - base in dB "
+            "(mean, median, std over hits; doubling the speed should add 6 dB)."
+        ),
+    )
+    w.add_argument("base_dir", help="folder of soundtracks made without the edit")
+    w.add_argument("edited_dir", help="folder of soundtracks made with the edit")
+    w.add_argument("--physics-dir", required=True, help="SynthHits folder (NAME_physics.json)")
+    w.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    w.set_defaults(func=run_level_change, option_names=option_names(w))
+
 
 def run_onsets(args: argparse.Namespace) -> int:
     from physfoley.evaluation.soundtracks import onset_scores_of_folder
@@ -90,5 +107,19 @@ def run_apcc(args: argparse.Namespace) -> int:
         f"{doc['num_hits']} hits in {doc['num_soundtracks']} soundtracks: APCC generated "
         f"{doc['apcc_generated']:.3f}, recorded {doc['apcc_reference']:.3f}, "
         f"APCC-Delta {doc['apcc_delta']:.3f}",
+    )
+    return 0
+
+
+def run_level_change(args: argparse.Namespace) -> int:
+    from physfoley.evaluation.whatif import level_change_of_folders
+
+    doc = level_change_of_folders(args.base_dir, args.edited_dir, args.physics_dir)
+    doc["command"] = command_line(args)
+    emit(
+        args,
+        doc,
+        f"{doc['num_hits']} hits in {doc['num_soundtracks']} soundtracks: peak level change "
+        f"{doc['mean_db']:+.2f} dB mean, {doc['median_db']:+.2f} dB median (std {doc['std_db']:.2f})",
     )
     return 0

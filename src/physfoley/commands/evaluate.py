@@ -3,7 +3,7 @@
 physfoley eval --model DIR --data DIR [--out DIR] [--samples-per-clip K] ...
 physfoley eval --generated FILE.npz --data DIR ...      (score clips made elsewhere)
 physfoley eval train-classifier --data DIR [--out DIR]  (the evaluation classifier)
-physfoley eval onsets|apcc|baseline ...                 (soundtrack metrics, Table 3 baselines)
+physfoley eval onsets|apcc|level-change|baseline ...    (soundtrack metrics, Table 3 baselines)
 
 This file parses and prints; generation and scoring are `physfoley.evaluation.runner`, the
 report `physfoley.evaluation.report`. The subcommands have their own command files. The

@@ -79,7 +79,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--model",
-        help="model directory or shipped name: small (default, per impact) or diff-foley "
+        help="model directory or shipped name: small (default, per impact), diff-foley or pavas "
         "(whole soundtracks, no detector); a directory says its family",
     )
     p.add_argument("--steps", type=int, help="diffusion sampling steps (default: the sampler's)")
@@ -98,6 +98,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=argtypes.number_at_least(0.0, what="0: no alignment guidance"),
         help="diff-foley models: alignment-classifier guidance scale (gamma, eq. 8)",
     )
+    for flag, what in (("--mass-scale", "mass"), ("--speed-scale", "velocity")):
+        p.add_argument(
+            flag,
+            type=argtypes.number_at_least(0.0, above=True, what="1 leaves it as seen"),
+            help=f"pavas models: multiply every object's {what} the model is conditioned on",
+        )
     p.add_argument(
         "--device", default="cpu", type=argtypes.device, help="torch device (default: cpu)"
     )
@@ -144,7 +150,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from physfoley.commands.synthesize_soundtrack import refuse_inapplicable, run_soundtrack
+    from physfoley.commands.synthesize_soundtrack import (
+        APPLIES,
+        PAVAS_APPLIES,
+        refuse_inapplicable,
+        run_soundtrack,
+    )
     from physfoley.families import load_pipeline
     from physfoley.soundtrack_pipeline import SoundtrackPipeline
     from physfoley.video.io import truncation_note
@@ -169,10 +180,13 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     pipe = load_pipeline(args.model, device=args.device)
     if isinstance(pipe, SoundtrackPipeline):  # the diff-foley family: whole soundtracks
-        refuse_inapplicable(args, args.default_of)
+        applies = PAVAS_APPLIES if pipe.family == "pavas" else APPLIES
+        refuse_inapplicable(args, args.default_of, applies)
         return run_soundtrack(args, pipe, audio_out, video_out)
     if args.cg_scale is not None:
         raise InputError("--cg-scale needs a diff-foley model; drop it for per-impact models")
+    if args.mass_scale is not None or args.speed_scale is not None:
+        raise InputError("--mass-scale and --speed-scale need a pavas model (--model DIR)")
     result = pipe.synthesize(
         args.video,
         times=times,

@@ -25,8 +25,9 @@ STAGES = {
     "cavp": "soundtrack family: contrastive audio-visual pretraining (video + audio encoders)",
     "align": "soundtrack family: alignment classifier for double guidance",
     "ldm": "soundtrack family: latent diffusion; writes the complete model dir OUT/model",
+    "pavas": "PAVAS: flow-matching DiT (phase backbone) then Phy-Adapter (phase adapter)",
 }
-SOUNDTRACK_STAGES = ("vae", "cavp", "align", "ldm")
+SOUNDTRACK_STAGES = ("vae", "cavp", "align", "ldm", "pavas")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -1,4 +1,4 @@
-"""`physfoley train vae|cavp|align|ldm`: the soundtrack (Diff-Foley) family's stages.
+"""`physfoley train vae|cavp|align|ldm|pavas`: the soundtrack (Diff-Foley) family's stages.
 
 Called by `commands.train` with its parsed arguments (same options as the other stages).
 """
@@ -14,6 +14,7 @@ TRAINERS = {
     "cavp": ("physfoley.training.cavp", "train_cavp"),
     "align": ("physfoley.training.align", "train_align"),
     "ldm": ("physfoley.training.ldm", "train_ldm"),
+    "pavas": ("physfoley.training.pavas", "train_pavas"),
 }
 
 

@@ -69,6 +69,16 @@ def hit_times(entry: VideoEntry) -> tuple[np.ndarray, str]:
     return np.sort(np.array([a.time_s for a in read_times(entry.times_path)], float)), "times"
 
 
+def hit_physics(entry: VideoEntry) -> list[list[float]]:
+    """SynthHits' truth per hit, [time_s, striker_mass_kg, speed_before_m_s, speed_after_m_s]
+    (PAVAS trains on it); [] without a physics record."""
+    if entry.physics_path is None:
+        return []
+    keys = ("time_s", "striker_mass_kg", "speed_before_m_s", "speed_after_m_s")
+    hits = json.loads(entry.physics_path.read_text()).get("hits", [])
+    return sorted([round(float(h[k]), 6) for k in keys] for h in hits if all(k in h for k in keys))
+
+
 def video_timelines(
     wave: np.ndarray, frames: np.ndarray, times_s: np.ndarray, cfg: SoundtrackConfig
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -110,6 +120,7 @@ def prepare_video(entry: VideoEntry, cfg: SoundtrackConfig, out_dir: Path) -> di
         "audio_source": audio_source,
         "hits_source": hits_source,
         "hit_times_s": [round(float(t), 6) for t in hits],
+        "hit_physics": hit_physics(entry),
     }
     write_text_atomic(folder / f"{entry.name}.json", json.dumps(record), force=True)
     return record

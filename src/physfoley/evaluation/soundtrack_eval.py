@@ -49,6 +49,7 @@ from physfoley.evaluation.metrics import (
     kl_divergence,
     onset_scores,
 )
+from physfoley.pavas_pipeline import PavasPipeline
 from physfoley.soundtrack_config import SoundtrackConfig, nearest_frames
 from physfoley.soundtrack_dir import load_part, read_config
 from physfoley.soundtrack_pipeline import SoundtrackPipeline
@@ -113,7 +114,10 @@ def eval_videos(data: str | os.PathLike, *, max_videos: int | None = None) -> It
 
 def generate(pipe: Any, video: EvalVideo, seed: int, options: dict[str, Any]) -> np.ndarray:
     """The soundtrack of `video` by `pipe` (either family) as float32 [N] at RATE, N as the real."""
-    if isinstance(pipe, SoundtrackPipeline):
+    if isinstance(pipe, PavasPipeline) and video.path is not None:  # PPE physics of the video
+        wave = pipe.synthesize(video.path, seed=seed, **options).wave
+        rate = pipe.sound.sample_rate
+    elif isinstance(pipe, SoundtrackPipeline):
         frames, times, duration = video.picture(pipe.sound.image_size)
         wave = pipe.synthesize_frames(frames, times, duration, seed=seed, **options).wave
         rate = pipe.sound.sample_rate

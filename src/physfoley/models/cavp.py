@@ -93,9 +93,14 @@ class VideoEncoder(nn.Module):
         )
         self.head = TemporalHead(c[-1], cfg.embed_dim, cfg.head_layers)
 
-    def forward(self, frames: Tensor) -> Tensor:
+    def feature_map(self, frames: Tensor) -> Tensor:
+        """frames uint8 Tensor[B, T, H, W, 3] -> the last stage's patch features [B, C, T, h, w]
+        (what PAVAS' Phy-Adapter pools under each object's mask)."""
         x = frames.permute(0, 4, 1, 2, 3).float() / 127.5 - 1.0  # (B, 3, T, H, W)
-        h = self.stages(F.relu(self.stem(x))).mean(dim=(3, 4))  # (B, C, T)
+        return self.stages(F.relu(self.stem(x)))
+
+    def forward(self, frames: Tensor) -> Tensor:
+        h = self.feature_map(frames).mean(dim=(3, 4))  # (B, C, T)
         return F.normalize(self.head(h.transpose(1, 2)), dim=-1)
 
 

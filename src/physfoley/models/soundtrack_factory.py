@@ -1,6 +1,6 @@
 """Builds the four networks of the soundtrack family by part name and preset (no file access).
 
-Parts: "vae" (`SpectrogramVAE`), "cavp" (`CAVP`), "ldm" (`LatentDiT`), "align"
+Parts: "vae" (`SpectrogramVAE`), "cavp" (`CAVP`), "ldm" (`LatentDiT`), "pavas" (`PavasDiT`), "align"
 (`AlignClassifier`). A network config is a preset (`small` | `paper`) with overrides, and
 round-trips through a plain dict (JSON) for the model directory. The CAVP embedding width is the
 context width of the denoiser and the classifier, so `network_config` keeps them equal.
@@ -17,11 +17,13 @@ from physfoley.errors import InputError
 from physfoley.models.align_classifier import ALIGN_PRESETS, AlignClassifier
 from physfoley.models.cavp import CAVP, CAVP_PRESETS, CAVPConfig
 from physfoley.models.latent_dit import LDM_PRESETS, LatentDiT, LatentDiTConfig
+from physfoley.models.phy_adapter import PAVAS_PRESETS, PavasDiT, PavasDiTConfig
 from physfoley.models.vae import VAE_PRESETS, SpectrogramVAE, VAEConfig
 from physfoley.soundtrack_config import SoundtrackConfig
 
-PARTS = ("vae", "cavp", "ldm", "align")
-_PRESETS = {"vae": VAE_PRESETS, "cavp": CAVP_PRESETS, "ldm": LDM_PRESETS, "align": ALIGN_PRESETS}
+PARTS = ("vae", "cavp", "ldm", "align", "pavas")
+_PRESETS = {"vae": VAE_PRESETS, "cavp": CAVP_PRESETS, "ldm": LDM_PRESETS, "align": ALIGN_PRESETS,
+            "pavas": PAVAS_PRESETS}  # fmt: skip
 
 
 def config_from_dict(cls: type, doc: dict[str, Any]):
@@ -37,9 +39,8 @@ def config_from_dict(cls: type, doc: dict[str, Any]):
 
 
 def _config_class(part: str) -> type:
-    return {"vae": VAEConfig, "cavp": CAVPConfig, "ldm": LatentDiTConfig, "align": LatentDiTConfig}[
-        part
-    ]
+    return {"vae": VAEConfig, "cavp": CAVPConfig, "ldm": LatentDiTConfig,
+            "align": LatentDiTConfig, "pavas": PavasDiTConfig}[part]  # fmt: skip
 
 
 def network_config(part: str, preset: str, overrides: dict | None = None, *, context_dim=None):
@@ -53,7 +54,7 @@ def network_config(part: str, preset: str, overrides: dict | None = None, *, con
     cfg = _PRESETS[part][preset]
     doc = {**dataclasses.asdict(cfg), **(overrides or {})}
     cfg = config_from_dict(_config_class(part), doc)
-    if context_dim is not None and part in ("ldm", "align"):
+    if context_dim is not None and part in ("ldm", "align", "pavas"):
         cfg = dataclasses.replace(cfg, context={**cfg.context, "video": int(context_dim)})
     return cfg
 
@@ -75,6 +76,8 @@ def build_network(part: str, net_cfg, sound: SoundtrackConfig) -> nn.Module:
         return CAVP(net_cfg)
     if part == "ldm":
         return LatentDiT(net_cfg, sound.latent_shape, sound.latent_rate_hz)
+    if part == "pavas":
+        return PavasDiT(net_cfg, sound.latent_shape, sound.latent_rate_hz)
     if part == "align":
         return AlignClassifier(net_cfg, sound.latent_shape, sound.latent_rate_hz)
     raise InputError(f"unknown network part {part!r}; choose one of {list(PARTS)}")

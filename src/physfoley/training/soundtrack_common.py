@@ -78,11 +78,36 @@ class LDMTrainConfig(C.TrainConfig):
     model_dtype: str = "float16"  # weights of the final model directory (float16 | float32)
 
 
+@dataclass(frozen=True)
+class PavasTrainConfig(C.TrainConfig):
+    """PAVAS (docs/pavas.md): phase "backbone" trains the flow-matching DiT without physics;
+    phase "adapter" starts from `backbone_dir` (a pavas or diff-foley model) and trains the
+    transformer and the Phy-Adapter at a lower lr, physics replaced by null tokens with
+    probability `physics_drop_prob`."""
+
+    stage: str = "pavas"
+    phase: str = "backbone"  # backbone | adapter
+    lr: float = 3e-4
+    batch_size: int = 32
+    ema_decay: float = 0.999
+    vae_dir: str | None = None
+    cavp_dir: str | None = None
+    backbone_dir: str | None = None  # phase adapter: default OUT/../pavas_backbone/model
+    physics_drop_prob: float = 0.1
+    physics: str = "truth"  # truth (SynthHits record) | ppe (the estimator on `videos`)
+    videos: str | None = None  # physics ppe: the folder of NAME_denoised.mp4 of the segments
+    ramp_s: float = 0.15  # truth speed profile: linear ramp to each hit and away from it
+    steps: int = 25  # Euler steps written into the model directory
+    cfg_scale: float = 2.0
+    model_dtype: str = "float16"
+
+
 STAGE_CONFIGS = {
     "vae": VAETrainConfig,
     "cavp": CAVPTrainConfig,
     "align": AlignTrainConfig,
     "ldm": LDMTrainConfig,
+    "pavas": PavasTrainConfig,
 }
 
 
