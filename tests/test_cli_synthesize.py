@@ -195,6 +195,8 @@ def test_loudness_flags_and_per_impact_physics_in_json(capsys, tmp_path, video, 
     assert all(imp["duration_s"] == pytest.approx(0.25, abs=0.001) for imp in doc["impacts"])
     out.unlink()
     for extra, match in ((["--gains", "1,x"], "--gains"), (["--gains", "1"], "one per impact"),
-                         (["--max-tail-s", "0"], "--max-tail-s"),
-                         (["--speed-scale", "-1"], "speed scale")):  # fmt: skip
+                         (["--max-tail-s", "0"], "--max-tail-s")):  # fmt: skip
         _fails_cleanly(capsys, tmp_path, [*base, *extra], match)
+    with pytest.raises(SystemExit) as exited:  # refused by the argument type, before any work
+        main([*base, "--speed-scale", "-1"])
+    assert exited.value.code == 2 and "--speed-scale" in capsys.readouterr().err

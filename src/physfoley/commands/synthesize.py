@@ -98,11 +98,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=argtypes.number_at_least(0.0, what="0: no alignment guidance"),
         help="diff-foley models: alignment-classifier guidance scale (gamma, eq. 8)",
     )
-    for flag, what in (("--mass-scale", "mass"), ("--speed-scale", "velocity")):
+    for flag, what in (("--mass-scale", "mass"), ("--speed-scale", "speed")):
         p.add_argument(
             flag,
             type=argtypes.number_at_least(0.0, above=True, what="1 leaves it as seen"),
-            help=f"pavas models: multiply every object's {what} the model is conditioned on",
+            help=f"what-if edit, > 0 (default 1): multiply the striker's {what} (per-impact "
+            f"models: the impulse that sets each impact's level; pavas models: every object's "
+            f"{what} the model is conditioned on)",
         )
     p.add_argument(
         "--device", default="cpu", type=argtypes.device, help="torch device (default: cpu)"
@@ -134,8 +136,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="level of each impact: from its impulse m (v_before + v_after) measured in the "
         "picture (default) or as the model generated it",
     )
-    p.add_argument("--speed-scale", type=float, default=1.0, help="multiply measured speeds")
-    p.add_argument("--mass-scale", type=float, default=1.0, help="multiply the striker mass")
     p.add_argument(
         "--gains", help="per-impact linear gains, comma-separated, one per impact in time order"
     )
@@ -185,8 +185,6 @@ def run(args: argparse.Namespace) -> int:
         return run_soundtrack(args, pipe, audio_out, video_out)
     if args.cg_scale is not None:
         raise InputError("--cg-scale needs a diff-foley model; drop it for per-impact models")
-    if args.mass_scale is not None or args.speed_scale is not None:
-        raise InputError("--mass-scale and --speed-scale need a pavas model (--model DIR)")
     result = pipe.synthesize(
         args.video,
         times=times,
@@ -198,8 +196,8 @@ def run(args: argparse.Namespace) -> int:
         tail_source=args.tail_source,
         max_tail_s=args.max_tail_s,
         loudness=args.loudness,
-        speed_scale=args.speed_scale,
-        mass_scale=args.mass_scale,
+        speed_scale=1.0 if args.speed_scale is None else args.speed_scale,
+        mass_scale=1.0 if args.mass_scale is None else args.mass_scale,
         gains=gains,
         meters_per_pixel=args.meters_per_pixel,
     )
