@@ -46,7 +46,6 @@ from physfoley.video.io import VideoFrames
 from physfoley.video.stream import frames_at
 from physfoley.video.windows import onset_windows
 
-
 #: The hit's fields of an `ImpactSound`, kept when its sound is made again.
 HIT_FIELDS = (
     "speed_before_m_s",
@@ -261,9 +260,7 @@ def synthesize_impact(
     )
 
 
-def mix_impacts(
-    clips, times_s, *, duration_s: float, sample_rate: int
-) -> tuple[np.ndarray, float]:
+def mix_impacts(clips, times_s, *, duration_s: float, sample_rate: int) -> tuple[np.ndarray, float]:
     """Clips (B arrays of any lengths, or [B, n]) placed at times_s [B] on a timeline of
     duration_s, mixed without clipping.
 
