@@ -427,8 +427,9 @@ class ImpactPipeline:
             )
             heads = self.vocode(spec, fade_out=not tails)
             spec_np = spec.float().cpu().numpy()
-            # speeds come from the tip tracker, on its own colour work frames when decoding here
-            tip_frames = frames  # grey work frames (swing, flow): the tracker's own, from the file
+            # speeds come from the tip tracker, on its own colour work frames: grey work frames
+            # (swing, flow; given or decoded here) are decoded again from their file for it
+            tip_frames = frames
             if frames.frames.ndim == 3 and frames.path is not None:
                 tip_frames = decode_video(frames.path, "tip")
             hit = self.hit_physics(tip_frames, times_s, speed_scale, mass_scale, meters_per_pixel)
