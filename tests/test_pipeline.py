@@ -349,3 +349,28 @@ def test_tails_loudness_and_gains(tiny_model_dir, video):
     for mode in ("physics", "model"):
         lone = pipe.synthesize(video, times=[1.0], seed=0, loudness=mode, gains=[50.0])
         assert not lone.normalized and np.max(np.abs(lone.audio)) <= MAX_IMPACT_PEAK + 1e-6
+
+
+def test_speeds_from_the_tip_frames_and_an_assumed_hit_where_nothing_moves(tiny_model_dir, video):
+    from physfoley.audio import loudness
+    from physfoley.pipeline import ImpactPipeline, decode_video
+
+    pipe = ImpactPipeline.from_pretrained(tiny_model_dir)
+    times = [0.5, 1.2]
+    by_path = pipe.synthesize(video, times=times, seed=3, tails=False)
+    # decoded grey work frames (as the web app passes them): the speeds are measured on the
+    # tracker's own colour frames, decoded from the same file, so the levels are the same
+    decoded = pipe.synthesize(decode_video(video, "swing"), times=times, seed=3, tails=False)
+    for a, b in zip(by_path.impacts, decoded.impacts, strict=True):
+        assert (a.impulse_n_s, a.gain, a.speed_source) == (b.impulse_n_s, b.gain, b.speed_source)
+    # a picture where nothing moves: the law's reference hit, said so, not silence
+    tip = decode_video(video, "tip")
+    still = tip.with_frames(np.repeat(tip.frames[:1], tip.num_frames, axis=0), path=None)
+    result = pipe.synthesize(still, times=times, seed=3, tails=False, speed_scale=2.0)
+    sr = pipe.sample_rate
+    for imp in result.impacts:
+        assert imp.speed_source == "assumed"
+        assert imp.speed_before_m_s == 2.0 * loudness.REF_SPEED_M_S and imp.speed_after_m_s == 0
+        assert imp.impulse_n_s == pytest.approx(2.0 * loudness.REF_IMPULSE_N_S)
+        target = loudness.target_peak(np.array([imp.impulse_n_s]))[0]
+        assert loudness.head_peak(imp.clip[None], sr)[0] == pytest.approx(target, rel=1e-3)

@@ -62,9 +62,10 @@ def test_decay_edit_scales_the_fall_after_the_peak():
 
 
 def test_level_follows_the_kinetic_energy():
-    assert ImpactEdit(speed_scale=2.0).level_db == pytest.approx(6.0206, abs=1e-3)
-    assert ImpactEdit(mass_scale=2.0).level_db == pytest.approx(3.0103, abs=1e-3)
-    assert ImpactEdit(gain_db=-3.0, speed_scale=0.5).level_db == pytest.approx(-9.0206, abs=1e-3)
+    # the loudness law: peak ~ impulse^1.22, impulse ~ speed * mass
+    assert ImpactEdit(speed_scale=2.0).level_db == pytest.approx(7.3451, abs=1e-3)
+    assert ImpactEdit(mass_scale=2.0).level_db == pytest.approx(7.3451, abs=1e-3)
+    assert ImpactEdit(gain_db=-3.0, speed_scale=0.5).level_db == pytest.approx(-10.3451, abs=1e-3)
     for bad in ({"freq_scale": 0.0}, {"mass_scale": -1.0}, {"gain_db": float("nan")}):
         with pytest.raises(InputError):
             ImpactEdit(**bad)
@@ -73,7 +74,7 @@ def test_level_follows_the_kinetic_energy():
 def test_edit_impact_moves_a_tone_and_keeps_the_clip_when_unchanged(pipe):
     audio = pipe.audio
     t = np.arange(audio.num_samples) / audio.sample_rate
-    tone = (np.sin(2 * np.pi * 2000.0 * t) * np.exp(-12.0 * t)).astype(np.float32)
+    tone = (0.2 * np.sin(2 * np.pi * 2000.0 * t) * np.exp(-12.0 * t)).astype(np.float32)
     spec = log_spectrogram(tone, audio)[0].numpy()
     sound = ImpactSound(0.1, 3, "clip", "metal", 0.0, clip=tone, spectrogram=spec)
     np.testing.assert_array_equal(edit_impact(pipe, sound, ImpactEdit()), tone)
@@ -100,7 +101,7 @@ def test_one_impact_made_again_with_a_material_and_mixed_as_synthesize_does(pipe
     assert "metal" in bank_materials(pipe.bank)
     metal = synthesize_impact(pipe, frames, 0.6, material="metal", seed=1, steps=2)
     assert metal.neighbour_material == "metal" and metal.frame == result.impacts[1].frame
-    assert metal.clip.shape == (pipe.audio.num_samples,)
+    assert metal.clip.shape[0] >= pipe.audio.num_samples  # the head and its tail
     same = synthesize_impact(pipe, frames, 0.6, material="metal", seed=1, steps=2)
     np.testing.assert_array_equal(same.clip, metal.clip)
     with pytest.raises(InputError, match="no 'unobtainium' clips"):

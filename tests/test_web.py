@@ -161,6 +161,7 @@ def test_demo_scene_is_served_from_the_apps_folder(served):
 
 
 def test_one_impact_edited_leaves_the_others_alone(served, gh_demo_dir: Path):
+    from physfoley.audio.loudness import head_peak
     from physfoley.web.backend import ImpactEdit
     from physfoley.web.session import VideoJob
 
@@ -171,15 +172,24 @@ def test_one_impact_edited_leaves_the_others_alone(served, gh_demo_dir: Path):
     before = [imp.clip.copy() for imp in job.result.impacts]
     job.edit(1, ImpactEdit(freq_scale=1.3, decay_scale=0.7, speed_scale=2.0))
     after = [imp.clip for imp in job.result.impacts]
-    assert not np.allclose(after[1], before[1])
+    assert after[1].shape != before[1].shape or not np.allclose(after[1], before[1])
+    num = job.pipe.audio.num_samples
+    assert after[1].size > num  # the edited impact keeps a tail, as the others have
+    # and the physics loudness: its head is where the law puts twice the speed (+7.3 dB)
+    peak = [head_peak(c, job.result.sample_rate)[0] for c in (before[1], after[1])]
+    assert 20 * np.log10(peak[1] / peak[0]) == pytest.approx(7.345, abs=0.5) or peak[1] > 0.85
     np.testing.assert_array_equal(after[0], before[0])
     np.testing.assert_array_equal(after[2], before[2])
-    assert "f x1.30, d x0.70, +6.0 dB" in job.rows()[1]
-    assert job.document["impacts"][0] == {
-        k: getattr(job.result.impacts[0], k) for k in ("time_s", "neighbour", "neighbour_material")
-    }
+    assert "f x1.30, d x0.70, +7.3 dB" in job.rows()[1]
+    first = job.document["impacts"][0]
+    for k in ("time_s", "neighbour", "neighbour_material", "impulse_n_s", "gain"):
+        assert first[k] == getattr(job.result.impacts[0], k)
+    assert first["speed_source"] in ("measured", "assumed")
     job.edit(1, ImpactEdit(material="metal"))
-    assert job.result.impacts[1].neighbour_material == "metal"
+    metal = job.result.impacts[1]
+    assert metal.neighbour_material == "metal" and metal.clip.size > num
+    assert metal.impulse_n_s == job.generated[1].impulse_n_s  # the same hit, the same level
+    assert head_peak(metal.clip, job.result.sample_rate)[0] == pytest.approx(peak[0], rel=0.05)
     # move, add and delete impact times: the soundtrack is made again at exactly those times
     job.retime([0.5, 1.0, 1.9, 1.2])
     assert job.times() == [0.5, 1.0, 1.2, 1.9] and all(e == ImpactEdit() for e in job.edits)

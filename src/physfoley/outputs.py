@@ -127,7 +127,7 @@ def write_soundtrack(
 def result_json(result: SynthesisResult, *, sample_rate: bool = True) -> dict[str, Any]:
     """The JSON form of a `SynthesisResult`: duration_s, sample_rate, sampler, steps, normalized
     and one {time_s, neighbour, neighbour_material, speed_before_m_s, speed_after_m_s, mass_kg,
-    impulse_n_s, kinetic_energy_change_j, gain, duration_s} per impact, in that order.
+    impulse_n_s, kinetic_energy_change_j, gain, speed_source, duration_s} per impact, in that order.
 
     sample_rate : False leaves the sample rate out (the demo's summary has never carried it).
     """
@@ -149,6 +149,7 @@ def result_json(result: SynthesisResult, *, sample_rate: bool = True) -> dict[st
                 "impulse_n_s": imp.impulse_n_s,
                 "kinetic_energy_change_j": imp.kinetic_energy_change_j,
                 "gain": imp.gain,
+                "speed_source": imp.speed_source,
                 "duration_s": imp.clip.size / result.sample_rate,
             }
             for imp in result.impacts

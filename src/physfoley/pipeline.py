@@ -70,6 +70,8 @@ class ImpactSound:
         (scaled by speed_scale; None when loudness is "model" and the speeds were not measured)
     mass_kg : striker mass (assumed STRIKER_MASS_KG times mass_scale), impulse_n_s : m (vb + va)
     kinetic_energy_change_j : 0.5 m (vb^2 - va^2)
+    speed_source : "measured" by the tip tracker, or "assumed" (loudness.REF_SPEED_M_S) where
+        it saw no motion
     gain : the linear gain applied to the generated clip (loudness law times the user's gain)
     """
 
@@ -86,6 +88,7 @@ class ImpactSound:
     impulse_n_s: float | None = None
     kinetic_energy_change_j: float | None = None
     gain: float = 1.0
+    speed_source: str | None = None
 
 
 @dataclass
@@ -290,16 +293,23 @@ class ImpactPipeline:
     ) -> dict[str, list]:
         """Striker speeds (m/s) measured in the picture at each time [E] by the tip tracker on
         `frames` (best its colour work frames, `decode_video(path, "tip")`), the assumed mass,
-        the impulse m (vb + va) and the kinetic energy lost: name -> list of E floats.
+        the impulse m (vb + va) and the kinetic energy lost: name -> list of E floats, and
+        "speed_source": "measured", or "assumed" where the tracker saw no motion at all (then
+        the law's reference hit, loudness.REF_SPEED_M_S stopped dead).
         meters_per_pixel : metres per pixel of the ORIGINAL picture (default: its longer side
         is SCENE_LONG_SIDE_M)."""
         long_side_px = max(frames.width, frames.height) * frames.scale  # original pixels
         scale = meters_per_pixel or level_law.SCENE_LONG_SIDE_M / long_side_px
         events = impacts_at(frames, times_s, meters_per_pixel=scale * frames.scale)
-        vb = np.asarray([ev.speed_before_m_s for ev in events], np.float64) * speed_scale
-        va = np.asarray([ev.speed_after_m_s for ev in events], np.float64) * speed_scale
+        vb = np.asarray([ev.speed_before_m_s for ev in events], np.float64)
+        va = np.asarray([ev.speed_after_m_s for ev in events], np.float64)
+        # nothing tracked at all: the law's reference hit (REF_SPEED_M_S, stopped dead), not silence
+        assumed = (vb <= 0) & (va <= 0)
+        vb, va = np.where(assumed, level_law.REF_SPEED_M_S, vb), np.where(assumed, 0.0, va)
+        vb, va = vb * speed_scale, va * speed_scale
         mass = np.full(len(events), level_law.STRIKER_MASS_KG * mass_scale)
         return {
+            "speed_source": ["assumed" if a else "measured" for a in assumed],
             "speed_before_m_s": vb.tolist(),
             "speed_after_m_s": va.tolist(),
             "mass_kg": mass.tolist(),
@@ -417,10 +427,11 @@ class ImpactPipeline:
             )
             heads = self.vocode(spec, fade_out=not tails)
             spec_np = spec.float().cpu().numpy()
-            # speeds come from the tip tracker, on its own colour work frames when decoding here
+            # speeds come from the tip tracker, on its own colour work frames: grey work frames
+            # (swing, flow; given or decoded here) are decoded again from their file for it
             tip_frames = frames
-            if detector != "tip" and not isinstance(video, VideoFrames):
-                tip_frames = decode_video(video, "tip")
+            if frames.frames.ndim == 3 and frames.path is not None:
+                tip_frames = decode_video(frames.path, "tip")
             hit = self.hit_physics(tip_frames, times_s, speed_scale, mass_scale, meters_per_pixel)
             if loudness == "physics":
                 gain = level_law.impact_gains(heads, level_law.target_peak(hit["impulse_n_s"]), sr)

@@ -10,12 +10,16 @@ then changes one of them, and only that one is made again:
   mode changes (`edit_spectrogram`) and vocodes it again, a few tens of milliseconds (changing
   the physics *condition* instead was tried: the shipped model does not follow conditions that
   far from its training clips, a scaled frequency came out as noise);
-- its level: gain, and the strength of the hit, whose kinetic energy E = m v^2 / 2 sets the
-  level: the radiated amplitude is taken as proportional to sqrt(E), so twice the speed is
-  +6 dB and twice the mass +3 dB (a stated first-order assumption: the per-impact model has no
-  speed or mass condition of its own).
+- its level: gain, and the strength of the hit: speed and mass scale the impulse
+  J = m (v_before + v_after), and the level follows the loudness law of
+  `physfoley.audio.loudness` (peak ∝ J^LEVEL_EXPONENT), as `synthesize --speed-scale
+  --mass-scale` does: twice the speed or twice the mass is +7.3 dB.
 
-`mix_impacts` then places the clips on the video's timeline exactly as `synthesize` does.
+A clip made again keeps the pipeline's tail (to -60 dB, `physfoley.audio.tails`) and its
+physics loudness: a new material's clip is brought to the level the impact's impulse gives,
+an edited spectrogram's head too, and its tail is continued from the edited head's own modes.
+`mix_impacts` then places the clips, of any lengths, on the video's timeline exactly as
+`synthesize` does.
 """
 
 from __future__ import annotations
@@ -27,7 +31,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from physfoley.audio import loudness as level_law
 from physfoley.audio.params import PHYSICS_KEYS
+from physfoley.audio.tails import extend_clips
 from physfoley.errors import InputError
 from physfoley.pipeline import (
     ImpactPipeline,
@@ -40,6 +46,16 @@ from physfoley.video.io import VideoFrames
 from physfoley.video.stream import frames_at
 from physfoley.video.windows import onset_windows
 
+#: The hit's fields of an `ImpactSound`, kept when its sound is made again.
+HIT_FIELDS = (
+    "speed_before_m_s",
+    "speed_after_m_s",
+    "mass_kg",
+    "impulse_n_s",
+    "kinetic_energy_change_j",
+    "speed_source",
+)
+
 
 @dataclass(frozen=True)
 class ImpactEdit:
@@ -48,8 +64,8 @@ class ImpactEdit:
     freq_scale : every frequency times this (2 = an octave up)
     decay_scale : every decay rate times this (0.5 = rings twice as long)
     gain_db : level change in dB
-    speed_scale, mass_scale : the hit's speed and the striker's mass times these; they set the
-        level through the kinetic energy (amplitude ~ speed * sqrt(mass))
+    speed_scale, mass_scale : the hit's speed and the striker's mass times these; they scale
+        its impulse and so the level, through the loudness law (peak ~ impulse^LEVEL_EXPONENT)
     material : borrow the physics of the nearest training clip of this material (None: of any
         material, as `ImpactPipeline.synthesize` does)
     """
@@ -71,10 +87,10 @@ class ImpactEdit:
 
     @property
     def level_db(self) -> float:
-        """Total level change in dB: gain + 20 log10(speed) + 10 log10(mass)."""
-        return (
-            self.gain_db + 20.0 * math.log10(self.speed_scale) + 10.0 * math.log10(self.mass_scale)
-        )
+        """Total level change in dB: gain + LEVEL_EXPONENT * 20 log10(speed * mass), the
+        loudness law's change for an impulse scaled by speed * mass."""
+        hit = level_law.LEVEL_EXPONENT * 20.0 * math.log10(self.speed_scale * self.mass_scale)
+        return self.gain_db + hit
 
 
 def edit_spectrogram(
@@ -112,16 +128,32 @@ def edit_impact(pipe: ImpactPipeline, sound: ImpactSound, edit: ImpactEdit) -> n
     """The clip of `sound` with `edit`'s frequency, decay and level changes: np.ndarray[n].
 
     Frequency and decay edit the generated spectrogram (`edit_spectrogram`), which the
-    pipeline's vocoder turns back into sound; with neither, the clip itself is kept. The
-    material of `edit` is not looked at here (see `synthesize_impact`).
+    pipeline's vocoder turns back into a head, continued by a tail from its own modes; the head
+    gets the level the impact's impulse gives (`sound.gain` when it has none). With neither,
+    the clip itself is kept. The level changes by `edit.level_db`, no clip peaking above the
+    law's MAX_IMPACT_PEAK. The material of `edit` is not looked at here (`synthesize_impact`).
     """
     clip = sound.clip
     if edit.freq_scale != 1.0 or edit.decay_scale != 1.0:
         spec = edit_spectrogram(
             sound.spectrogram, freq_scale=edit.freq_scale, decay_scale=edit.decay_scale
         )
-        clip = pipe.vocode(torch.from_numpy(spec[None]))[0]
-    return (clip * np.float32(10.0 ** (edit.level_db / 20.0))).astype(np.float32)
+        head = pipe.vocode(torch.from_numpy(spec[None]), fade_out=False)
+        clip, _ = extend_clips(head, pipe.tail_params(head, {}, "head"))
+        clip = clip[0] * _hit_gain(pipe, head, sound)
+    factor = 10.0 ** (edit.level_db / 20.0)
+    if factor == 1.0 and clip is sound.clip:
+        return clip
+    factor = level_law.limit_gains(clip[None], np.array([factor]))[0]
+    return (clip * np.float32(factor)).astype(np.float32)
+
+
+def _hit_gain(pipe: ImpactPipeline, heads: np.ndarray, like: ImpactSound) -> float:
+    """The gain that gives heads [1, N] the level of `like`'s impulse (its gain without one)."""
+    if like.impulse_n_s is None:
+        return float(like.gain)
+    target = level_law.target_peak(np.array([like.impulse_n_s]))
+    return float(level_law.impact_gains(heads, target, pipe.sample_rate)[0])
 
 
 #: Per bank, one sub-bank per material (built on first use).
@@ -186,9 +218,15 @@ def synthesize_impact(
     steps: int | None = None,
     sampler: str | None = None,
     guidance: float | None = None,
+    like: ImpactSound | None = None,
 ) -> ImpactSound:
     """Generate the sound of the one impact at `time_s`, borrowing the physics of the nearest
     training clip of `material` (None: of any material, as `ImpactPipeline.synthesize` does).
+
+    The clip is the generated head continued by its tail (the neighbour's physics, as
+    `synthesize` does by default). like : the impact this one replaces; its hit (speeds, mass,
+    impulse, speed source) is kept and sets the level through the loudness law (None: the
+    generated level, gain 1).
 
     Raises `InputError` for a time outside the video or a material the bank does not hold.
     """
@@ -204,25 +242,36 @@ def synthesize_impact(
     spec, _, _ = pipe.sample_spectrograms(
         mu, nu, sampler=sampler, steps=steps, seed=seed, guidance=guidance
     )
+    heads = pipe.vocode(spec, fade_out=False)
+    clips, _ = extend_clips(heads, pipe.tail_params(heads, physics, "neighbour"))
+    hit = {k: getattr(like, k) for k in HIT_FIELDS} if like is not None else {}
+    gain = 1.0 if like is None else _hit_gain(pipe, heads, like)
+    gain = float(level_law.limit_gains(clips, np.array([gain]))[0])
     return ImpactSound(
         time_s=float(time_s),
         frame=int(onset[0]),
         neighbour=found.clip_ids[0],
         neighbour_material=found.materials[0],
         distance=float(found.distances[0, 0]),
-        clip=pipe.vocode(spec)[0],
+        clip=(clips[0] * gain).astype(np.float32),
         spectrogram=spec.float().cpu().numpy()[0],
+        gain=gain,
+        **hit,
     )
 
 
-def mix_impacts(
-    clips: np.ndarray, times_s, *, duration_s: float, sample_rate: int
-) -> tuple[np.ndarray, float]:
-    """Clips [B, n] placed at times_s [B] on a timeline of duration_s, mixed without clipping.
+def mix_impacts(clips, times_s, *, duration_s: float, sample_rate: int) -> tuple[np.ndarray, float]:
+    """Clips (B arrays of any lengths, or [B, n]) placed at times_s [B] on a timeline of
+    duration_s, mixed without clipping.
 
     Returns (audio np.ndarray[round(duration_s * sample_rate)] float32, gain <= 1), the same
     mix as `ImpactPipeline.synthesize`.
     """
+    longest = max((np.size(c) for c in clips), default=0)
+    padded = np.zeros((len(clips), longest), np.float32)
+    for row, clip in zip(padded, clips, strict=True):
+        row[: np.size(clip)] = clip
+    clips = padded
     starts = np.round(np.asarray(times_s, np.float64) * sample_rate).astype(np.int64)
     length = int(round(duration_s * sample_rate))
     return mix_without_clipping(place_on_timeline(clips, starts, length))

@@ -25,8 +25,10 @@ import numpy as np
 STRIKER_MASS_KG = 0.06
 #: Assumed size of the picture's longer side (m) when the scale is unknown (a tabletop scene).
 SCENE_LONG_SIDE_M = 0.4
+#: The reference hit's striker speed (m/s); also assumed where the picture shows no motion.
+REF_SPEED_M_S = 1.0
 #: Impulse (N s) at which the law gives LEVEL_REF_DB: the striker at 1 m/s, stopped dead.
-REF_IMPULSE_N_S = STRIKER_MASS_KG * 1.0
+REF_IMPULSE_N_S = STRIKER_MASS_KG * REF_SPEED_M_S
 #: Calibrated (benchmarks/calibrate_loudness.py on SynthHits seed 516, 20 videos, 162 hits):
 #: the fitted exponent 1.22 is Hertz's own 6/5, the peak force J / tau with tau ∝ v^(-1/5).
 LEVEL_REF_DB = -19.7

@@ -34,6 +34,7 @@ class VideoFrames:
     reload : (frame indices [B, F], side S) -> colour frames [B, F, S, S, 3] decoded again from
         the file (S None: at the size of `frames`), for videos whose `frames` are only the
         detector's small copy (`physfoley.video.stream`); None when `frames` are the picture
+    path : the file the frames were decoded from (None when not decoded from a file)
     """
 
     frames: np.ndarray
@@ -47,6 +48,7 @@ class VideoFrames:
     scale: float = 1.0
     offset_xy: tuple[float, float] = (0.0, 0.0)
     reload: Callable[[np.ndarray, int | None], np.ndarray] | None = None
+    path: str | None = None
 
     @property
     def num_frames(self) -> int:
@@ -231,5 +233,6 @@ def decode_frames(
         duration_s=duration,
         has_audio=has_audio,
         announced_frames=announced,
+        path=str(path),
     )
     return arrays, info

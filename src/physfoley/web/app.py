@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -135,7 +136,12 @@ class WebApp:
         close_job(job)
         label = self.shelf.describe(model or "")
         kind = SoundtrackJob if backend.is_soundtrack_model(pipe) else VideoJob
-        job = kind(self.workspace.folder("video"), path, pipe, int(seed or 0), label)
+        folder = self.workspace.folder("video")
+        # the job keeps its own copy: edits decode the video again after gradio's cache may
+        # have dropped the upload (another session's close, the cache sweep)
+        (folder / "input").mkdir()
+        path = Path(shutil.copy2(path, folder / "input" / path.name))
+        job = kind(folder, path, pipe, int(seed or 0), label)
         job.run(lambda fraction, message: progress(fraction, desc=message))
         return str(job.files["wav"]), str(job.files["video"]), job.document, job
 

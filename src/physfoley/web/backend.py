@@ -173,8 +173,11 @@ def bank_materials(pipe: ImpactPipeline) -> list[str]:
     return remix.bank_materials(pipe.bank)
 
 
-def synthesize_impact(pipe, frames, time_s: float, material: str | None, seed: int):
-    return remix.synthesize_impact(pipe, frames, time_s, material=material, seed=seed)
+def synthesize_impact(pipe, frames, like, material: str | None, seed: int):
+    """Impact `like` made again with physics of `material`, its hit (and so its level) kept."""
+    return remix.synthesize_impact(
+        pipe, frames, like.time_s, material=material, seed=seed, like=like
+    )
 
 
 def edit_impact(pipe, sound, edit: ImpactEdit) -> np.ndarray:

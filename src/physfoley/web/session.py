@@ -19,8 +19,6 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-
 from physfoley.web import backend
 from physfoley.web.backend import ImpactEdit
 
@@ -133,7 +131,7 @@ class VideoJob:
         self.edits[index] = edit
         impacts = list(self.result.impacts)
         impacts[index] = dataclasses.replace(base, clip=clip)
-        clips = np.stack([imp.clip for imp in impacts])
+        clips = [imp.clip for imp in impacts]  # head + tail: lengths differ
         times = [imp.time_s for imp in impacts]
         audio, gain = backend.mix_impacts(
             clips, times, self.result.duration_s, self.result.sample_rate
@@ -151,7 +149,7 @@ class VideoJob:
         key = (index, material)
         if key not in self._by_material:
             self._by_material[key] = backend.synthesize_impact(
-                self.pipe, self.frames, first.time_s, material, seed=self.seed + index + 1
+                self.pipe, self.frames, first, material, seed=self.seed + index + 1
             )
         return self._by_material[key]
 
