@@ -38,7 +38,12 @@ from physfoley.retrieval import PhysicsBank
 from physfoley.video.events import DEFAULT_METHOD, ImpactEvent, detect_impacts
 from physfoley.video.io import VideoFrames
 from physfoley.video.speeds import impacts_at
-from physfoley.video.stream import decode_for_detection, frames_at
+from physfoley.video.stream import (
+    TIP_FULL_DECODE_MAX_FRAMES,
+    decode_for_detection,
+    frames_at,
+    tip_frames_near,
+)
 from physfoley.video.windows import onset_windows
 
 #: The shipped default model (trained on SynthHits with the `small` preset).
@@ -431,7 +436,12 @@ class ImpactPipeline:
             # (swing, flow; given or decoded here) are decoded again from their file for it
             tip_frames = frames
             if frames.frames.ndim == 3 and frames.path is not None:
-                tip_frames = decode_video(frames.path, "tip")
+                # the whole video when short (the figures of docs/results/pipeline.md were
+                # measured so), else only the frames around each impact (memory bounded)
+                if frames.num_frames <= TIP_FULL_DECODE_MAX_FRAMES:
+                    tip_frames = decode_video(frames.path, "tip")
+                else:
+                    tip_frames = tip_frames_near(frames, times_s)
             hit = self.hit_physics(tip_frames, times_s, speed_scale, mass_scale, meters_per_pixel)
             if loudness == "physics":
                 gain = level_law.impact_gains(heads, level_law.target_peak(hit["impulse_n_s"]), sr)

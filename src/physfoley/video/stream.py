@@ -16,6 +16,7 @@ applied by the decoder (`physfoley.video.io`).
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 import numpy as np
 
@@ -36,6 +37,16 @@ MIN_KEEP_FRACTION = 0.2
 MAX_KEYFRAMES = 64
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 (x1, y1 exclusive)
+
+#: The tip tracker measures a striker's speeds at an impact from the frames this long before
+#: and after it (`tip_frames_near`): its approach and stop, with room for the match tolerance.
+TIP_NEAR_BEFORE_S = 0.6
+TIP_NEAR_AFTER_S = 0.4
+#: Up to this many frames (90 s at 30 fps, ~400 MB of the tip tracker's 224 px colour frames)
+#: the pipeline measures speeds on the whole video; beyond, on `tip_frames_near`'s windows only
+#: (checked on SynthHits: the same speeds at most hits, r 0.71-1.0 per video at the others,
+#: where a window's edge changes the tracker's context).
+TIP_FULL_DECODE_MAX_FRAMES = 2700
 
 
 def _bars(peak: np.ndarray) -> tuple[int, int]:
@@ -171,6 +182,64 @@ def decode_for_detection(
     )
 
 
+def tip_frames_near(
+    video: VideoFrames,
+    times_s: np.ndarray,
+    *,
+    before_s: float = TIP_NEAR_BEFORE_S,
+    after_s: float = TIP_NEAR_AFTER_S,
+) -> VideoFrames:
+    """The tip tracker's colour work frames (long side TIP_WORK_SIZE, black bars cropped) of
+    only the frames within [t - before_s, t + after_s] of a time of `times_s` [E], decoded
+    again from `video.path`: the striker's speeds at given times without holding every frame
+    of a long video (memory flat in its length). `video` is any decode of the file (its frame
+    times choose the frames). The result's times are those frames' own, so windows far apart
+    are separate stretches of one timeline.
+    """
+    import cv2
+
+    times = np.asarray(video.times_s, np.float64)
+    hits = np.asarray(times_s, np.float64).reshape(-1)
+    near = np.zeros(times.size, bool)
+    for t in hits:  # a loop over the few impacts, not over frames
+        near |= (times >= t - before_s) & (times <= t + after_s)
+    wanted = np.flatnonzero(near)
+    if wanted.size == 0 or video.path is None:
+        return decode_for_detection(video.path, method="tip") if video.path else video
+    box = find_black_borders(video.path)
+    counter = iter(range(times.size))
+    state: dict[str, object] = {}
+    picked: dict[int, np.ndarray] = {}
+
+    def keep(img: np.ndarray) -> tuple:  # keeps the wanted frames aside (as `reload` does)
+        i = next(counter, -1)
+        if i < 0 or not near[i]:
+            return ()
+        if box is not None:
+            x0, y0, x1, y1 = box
+            img = np.ascontiguousarray(img[y0:y1, x0:x1])
+        if "size" not in state:
+            state["size"] = long_side_size(img.shape[0], img.shape[1], TIP_WORK_SIZE)
+        size = state["size"]
+        if size is not None:
+            img = cv2.resize(img, size[0], interpolation=cv2.INTER_AREA)
+        picked[i] = img
+        return ()
+
+    _, info = decode_frames(video.path, keep, max_frames=int(wanted.max()) + 1)
+    kept = np.asarray(sorted(picked), np.int64)
+    work = np.stack([picked[int(i)] for i in kept])
+    size = state.get("size")
+    return replace(
+        info.with_frames(
+            work,
+            scale=1.0 if size is None else float(size[1]),
+            offset_xy=(0.0, 0.0) if box is None else (float(box[0]), float(box[1])),
+        ),
+        times_s=times[kept],
+    )
+
+
 def frames_at(video: VideoFrames, index: np.ndarray, side: int) -> np.ndarray:
     """Colour frames at `index` [B, F] as [B, F, side, side, 3] uint8 (OpenCV INTER_AREA).
 
@@ -181,4 +250,11 @@ def frames_at(video: VideoFrames, index: np.ndarray, side: int) -> np.ndarray:
     return resize_frames(video.frames[index], side)
 
 
-__all__ = ["BAR_LEVEL", "decode_for_detection", "find_black_borders", "frames_at"]
+__all__ = [
+    "BAR_LEVEL",
+    "decode_for_detection",
+    "find_black_borders",
+    "frames_at",
+    "tip_frames_near",
+    "TIP_FULL_DECODE_MAX_FRAMES",
+]
