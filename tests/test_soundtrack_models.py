@@ -29,6 +29,19 @@ def _nets(preset: str, **overrides):
 
 
 @torch.no_grad()
+def test_vae_encodes_a_length_that_is_not_a_multiple_of_its_stride():
+    """A whole video's mel (any length) is padded at its end, by repeating its last frame."""
+    torch.manual_seed(0)
+    sound, nets = _nets("small")
+    r = nets["vae"].cfg.stride
+    mel = torch.rand(1, sound.n_mels, 10 * r + 1) * 2 - 1
+    z = nets["vae"].encode(mel).mean
+    assert z.shape[-1] == 11 and torch.isfinite(z).all()
+    padded = torch.cat([mel, mel[..., -1:].expand(-1, -1, r - 1)], dim=-1)
+    torch.testing.assert_close(nets["vae"].encode(padded).mean, z)
+
+
+@torch.no_grad()
 def test_small_networks_shapes():
     torch.manual_seed(0)
     sound, nets = _nets("small")

@@ -167,7 +167,7 @@ class SpectrogramVAE(nn.Module):
 
     def _pad(self, x: Tensor) -> tuple[Tensor, int]:
         extra = (-x.shape[-1]) % self.cfg.stride
-        return (F.pad(x, (0, extra), mode="replicate") if extra else x), x.shape[-1]
+        return (F.pad(x, (0, extra, 0, 0), mode="replicate") if extra else x), x.shape[-1]
 
     def encode(self, mel: Tensor) -> DiagonalGaussian:
         """mel: Tensor[B, M, T] (or [B, 1, M, T]) in [-1, 1]; T is padded up to a multiple of r."""
