@@ -42,11 +42,12 @@ Box = tuple[int, int, int, int]  # x0, y0, x1, y1 (x1, y1 exclusive)
 #: and after it (`tip_frames_near`): its approach and stop, with room for the match tolerance.
 TIP_NEAR_BEFORE_S = 0.6
 TIP_NEAR_AFTER_S = 0.4
-#: Up to this many frames (90 s at 30 fps, ~400 MB of the tip tracker's 224 px colour frames)
-#: the pipeline measures speeds on the whole video; beyond, on `tip_frames_near`'s windows only
+#: Up to this many frames (60 s at 30 fps; the tip tracker's frames and maps then peak at
+#: ~1.4 GB with 1080p input) the pipeline measures speeds on the whole video; beyond, on
+#: `tip_frames_near`'s windows only
 #: (checked on SynthHits: the same speeds at most hits, r 0.71-1.0 per video at the others,
 #: where a window's edge changes the tracker's context).
-TIP_FULL_DECODE_MAX_FRAMES = 2700
+TIP_FULL_DECODE_MAX_FRAMES = 1800
 
 
 def _bars(peak: np.ndarray) -> tuple[int, int]:
