@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -29,7 +28,7 @@ from physfoley.soundtrack_dir import load_state, write_model_dir
 from physfoley.training import common as C
 from physfoley.training.soundtrack_common import (
     AlignTrainConfig,
-    open_segments,
+    open_stage,
     run_loop,
     stage_dir,
 )
@@ -123,10 +122,8 @@ def train_align(
     """Train the alignment classifier on frozen VAE latents and CAVP features; write OUT/model."""
     env = C.setup_distributed(device)
     try:
-        data = open_segments(data_dir or cfg.data, cfg.preset)
+        data, out = open_stage(cfg, data_dir, out_dir, resume, env)
         sound = data.cfg
-        out = C.prepare_out_dir(out_dir, resume, cfg) if env.is_main else Path(out_dir)
-        C.barrier(env)
         vae, cavp, scale, docs = load_frozen(
             stage_dir(cfg.vae_dir, out_dir, "vae"),
             stage_dir(cfg.cavp_dir, out_dir, "cavp"),

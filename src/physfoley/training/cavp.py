@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -23,7 +22,7 @@ from physfoley.models.cavp import cavp_losses, retrieval_at_1
 from physfoley.models.soundtrack_factory import build_network, network_config
 from physfoley.soundtrack_dir import write_model_dir
 from physfoley.training import common as C
-from physfoley.training.soundtrack_common import CAVPTrainConfig, open_segments, run_loop
+from physfoley.training.soundtrack_common import CAVPTrainConfig, open_stage, run_loop
 
 MODEL_DIR = "model"
 
@@ -116,9 +115,7 @@ def train_cavp(
     """Train both CAVP encoders on the segments folder `data_dir`; write OUT/model."""
     env = C.setup_distributed(device)
     try:
-        data = open_segments(data_dir or cfg.data, cfg.preset)
-        out = C.prepare_out_dir(out_dir, resume, cfg) if env.is_main else Path(out_dir)
-        C.barrier(env)
+        data, out = open_stage(cfg, data_dir, out_dir, resume, env)
         C.seed_everything(cfg.seed)
         net_cfg = network_config("cavp", cfg.preset, cfg.model)
         cavp = build_network("cavp", net_cfg, data.cfg).to(env.device)

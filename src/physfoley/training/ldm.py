@@ -31,7 +31,7 @@ from physfoley.soundtrack_dir import load_state, read_config, write_model_dir
 from physfoley.training import common as C
 from physfoley.training.soundtrack_common import (
     LDMTrainConfig,
-    open_segments,
+    open_stage,
     random_items,
     run_loop,
     stage_dir,
@@ -92,10 +92,8 @@ def train_ldm(
     """Train the latent denoiser; write the complete model directory OUT/model."""
     env = C.setup_distributed(device)
     try:
-        data = open_segments(data_dir or cfg.data, cfg.preset)
+        data, out = open_stage(cfg, data_dir, out_dir, resume, env)
         sound = data.cfg
-        out = C.prepare_out_dir(out_dir, resume, cfg) if env.is_main else Path(out_dir)
-        C.barrier(env)
         vae_dir = stage_dir(cfg.vae_dir, out_dir, "vae")
         cavp_dir = stage_dir(cfg.cavp_dir, out_dir, "cavp")
         vae, cavp, scale, docs = load_frozen(vae_dir, cavp_dir, sound, env.device)

@@ -38,7 +38,7 @@ from physfoley.soundtrack_dir import load_state, write_model_dir
 from physfoley.training import common as C
 from physfoley.training.soundtrack_common import (
     PavasTrainConfig,
-    open_segments,
+    open_stage,
     random_items,
     run_loop,
     stage_dir,
@@ -169,10 +169,8 @@ def train_pavas(cfg: PavasTrainConfig, *, data_dir, out_dir, resume=False, devic
         raise InputError(f"phase must be backbone or adapter, not {cfg.phase!r}")
     env = C.setup_distributed(device)
     try:
-        data = open_segments(data_dir or cfg.data, cfg.preset)
+        data, out = open_stage(cfg, data_dir, out_dir, resume, env)
         sound = data.cfg
-        out = C.prepare_out_dir(out_dir, resume, cfg) if env.is_main else Path(out_dir)
-        C.barrier(env)
         vae_dir = stage_dir(cfg.vae_dir, out_dir, "vae")
         cavp_dir = stage_dir(cfg.cavp_dir, out_dir, "cavp")
         vae, cavp, scale, docs = load_frozen(vae_dir, cavp_dir, sound, env.device)

@@ -150,6 +150,17 @@ def open_segments(data_dir: str | os.PathLike | None, preset: str):
     return data
 
 
+def open_stage(cfg, data_dir: str | os.PathLike | None, out_dir: str | os.PathLike,
+               resume: bool, env) -> tuple[SegmentData, Path]:  # fmt: skip
+    """A soundtrack stage's start, in the one safe order: check the segments (`data_dir`, else
+    the config's), then make the run folder on the main rank only, then wait for all ranks.
+    Returns (the segments, the run folder)."""
+    data = open_segments(data_dir or cfg.data, cfg.preset)
+    out = C.prepare_out_dir(out_dir, resume, cfg) if env.is_main else Path(out_dir)
+    C.barrier(env)
+    return data, out
+
+
 def random_items(
     data, videos: np.ndarray, count: int, rng: np.random.Generator, length: int | None = None
 ) -> list[tuple[int, int]]:

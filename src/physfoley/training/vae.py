@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -25,7 +24,7 @@ from physfoley.soundtrack_dir import write_model_dir
 from physfoley.training import common as C
 from physfoley.training.soundtrack_common import (
     VAETrainConfig,
-    open_segments,
+    open_stage,
     random_items,
     run_loop,
 )
@@ -83,10 +82,8 @@ def train_vae(
     """Train the VAE on the segments folder `data_dir`; write OUT/model; return a summary."""
     env = C.setup_distributed(device)
     try:
-        data = open_segments(data_dir or cfg.data, cfg.preset)
+        data, out = open_stage(cfg, data_dir, out_dir, resume, env)
         sound = data.cfg
-        out = C.prepare_out_dir(out_dir, resume, cfg) if env.is_main else Path(out_dir)
-        C.barrier(env)
         C.seed_everything(cfg.seed)
         net_cfg = network_config("vae", cfg.preset, cfg.model)
         vae = build_network("vae", net_cfg, sound).to(env.device)
