@@ -84,3 +84,36 @@ def test_bad_input_is_refused_with_one_line(setup, tmp_path, capsys):
     with pytest.raises(InputError, match="no NAME_denoised.mp4"):
         list(eval_videos(tmp_path))
     assert AlignScorer(align).cfg.name == "small"
+
+
+def test_apcc_follows_the_hits_energy_and_says_when_it_does_not(tmp_path):
+    """APCC of whole soundtracks: hits as loud as their energy says give the recording's APCC
+    (delta 0); the same hits with their loudness order reversed give a negative APCC."""
+    from physfoley.evaluation.soundtrack_eval import RATE, ApccInputs, EvalVideo
+
+    rng = np.random.default_rng(0)
+    times = np.arange(0.3, 5.8, 0.5)
+    energy = rng.uniform(0.01, 1.0, times.size)
+    hits = [
+        {"time_s": float(t), "action": "hit", "material": "wood" if i % 2 else "metal",
+         "kinetic_energy_change_j": float(e)}
+        for i, (t, e) in enumerate(zip(times, energy, strict=True))
+    ]  # fmt: skip
+    (tmp_path / "v_physics.json").write_text(json.dumps({"hits": hits}))
+
+    def track(amplitudes):
+        wave = np.zeros(6 * RATE, np.float32)
+        n = np.arange(1600)
+        for t, a in zip(times, amplitudes, strict=True):
+            k = int(t * RATE)
+            wave[k : k + 1600] += a * np.sin(n * 0.4) * np.exp(-n / 300)
+        return wave
+
+    real = track(np.sqrt(energy))
+    video = EvalVideo("v", None, None, None, 6.0, times, real, tmp_path / "v_physics.json")
+    inputs = ApccInputs([video])
+    assert len(inputs.energy) == times.size and inputs.reference > 0.8
+    assert inputs.score({0: real}) == pytest.approx(inputs.reference)
+    assert inputs.score({0: track(np.sqrt(energy.max() + energy.min() - energy))}) < -0.5
+    assert np.isnan(inputs.score({0: np.zeros_like(real)}))  # silence: no correlation at all
+    assert ApccInputs([EvalVideo("w", None, None, None, 6.0, times, real)]).reference is None

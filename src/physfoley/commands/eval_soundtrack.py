@@ -90,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
     m = doc["mean"]
     extra = f", Align Acc {100 * m['align_acc']:.1f} %" if "align_acc" in m else ""
     extra += f", IS {m['is']:.2f}, KL {m['kl']:.3f}, FID {m['fid']:.2f}" if "is" in m else ""
+    extra += f", APCC {m['apcc']:.3f} (delta {m['apcc_delta']:.3f})" if "apcc" in m else ""
     emit(
         args,
         doc,

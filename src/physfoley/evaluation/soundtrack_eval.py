@@ -21,6 +21,9 @@ and scored:
   exp E KL(p(y|x) || p(y)) over the generated clips, KL(real || generated) per hit, FID
   between the two sets of embeddings. These are impact-level: a soundtrack with a hit at the
   wrong time scores its silence there.
+- **APCC** (PAVAS) where the test videos are SynthHits with their physics records: the onset
+  strength of the generated and of the recorded soundtrack at each true hit, correlated with
+  the kinetic energy it lost within each material; `apcc_delta` = |APCC(real) - APCC(gen)|.
 
 Per seed every metric is the mean over videos (onsets, Align Acc over windows); the report
 gives each seed, their mean and standard deviation, and n.
@@ -44,11 +47,14 @@ from physfoley.data.segments import SegmentData, hit_times
 from physfoley.errors import InputError
 from physfoley.evaluation.classifier import EvalClassifier, waves_to_spectrograms
 from physfoley.evaluation.metrics import (
+    apcc,
     detect_onsets,
     frechet_distance,
     kl_divergence,
     onset_scores,
+    onset_strength_at,
 )
+from physfoley.evaluation.soundtracks import read_synthhits_hits
 from physfoley.pavas_pipeline import PavasPipeline
 from physfoley.soundtrack_config import SoundtrackConfig, nearest_frames
 from physfoley.soundtrack_dir import load_part, read_config
@@ -74,6 +80,8 @@ class EvalVideo:
     duration_s: float
     hits_s: np.ndarray
     real: np.ndarray  # float32 [N] at RATE
+    physics_path: Path | None = None  # SynthHits' NAME_physics.json: APCC is scored with it
+    objects: list | None = None  # the physics estimator's objects, once per video (pavas)
 
     def picture(self, size: int) -> tuple[np.ndarray, np.ndarray, float]:
         """(frames uint8 [T, size, size, 3] or as stored, their times (s), duration (s))."""
@@ -112,13 +120,17 @@ def eval_videos(data: str | os.PathLike, *, max_videos: int | None = None) -> It
     for e in entries:
         real, _ = read_audio(e, RATE)
         hits, _ = hit_times(e)
-        yield EvalVideo(e.name, e.video_path, None, None, len(real) / RATE, hits, real)
+        yield EvalVideo(
+            e.name, e.video_path, None, None, len(real) / RATE, hits, real, e.physics_path
+        )
 
 
 def generate(pipe: Any, video: EvalVideo, seed: int, options: dict[str, Any]) -> np.ndarray:
     """The soundtrack of `video` by `pipe` (either family) as float32 [N] at RATE, N as the real."""
     if isinstance(pipe, PavasPipeline) and video.path is not None:  # PPE physics of the video
-        wave = pipe.synthesize(video.path, seed=seed, **options).wave
+        if video.objects is None:  # the estimator does not depend on the model nor the seed
+            video.objects = pipe.estimate(video.path)
+        wave = pipe.synthesize(video.path, objects=video.objects, seed=seed, **options).wave
         rate = pipe.sound.sample_rate
     elif isinstance(pipe, SoundtrackPipeline):
         frames, times, duration = video.picture(pipe.sound.image_size)
@@ -223,9 +235,42 @@ def material_metrics(clf: EvalClassifier, generated: np.ndarray, real: np.ndarra
     return out
 
 
+class ApccInputs:
+    """SynthHits' hits of the videos that have a physics record (time, kinetic energy lost,
+    material): APCC correlates a soundtrack's onset strength at each with its energy, within
+    each material, as `physfoley eval apcc` does (here at the family's 16 kHz)."""
+
+    def __init__(self, videos: list[EvalVideo]):
+        self.hits = {}
+        for i, v in enumerate(videos):
+            if v.physics_path is not None and v.physics_path.is_file():
+                times, energy, materials = read_synthhits_hits(v.physics_path)
+                if times.size:
+                    self.hits[i] = (times, energy, materials)
+        self.energy = np.asarray([e for _, en, _ in self.hits.values() for e in en], float)
+        self.groups = np.asarray([m for _, _, ms in self.hits.values() for m in ms])
+        reference = self.score({i: videos[i].real for i in self.hits})
+        self.reference = reference if np.isfinite(reference) else None
+
+    def strengths(self, waves: dict[int, np.ndarray]) -> np.ndarray:
+        return np.concatenate(
+            [onset_strength_at(waves[i], RATE, times) for i, (times, _, _) in self.hits.items()]
+        )
+
+    def score(self, waves: dict[int, np.ndarray]) -> float:
+        """APCC of these soundtracks (index -> wave); NaN where it is undefined (fewer than 3
+        hits of any material, or constant strengths)."""
+        if len(self.energy) < 3:
+            return float("nan")
+        try:
+            return apcc(self.strengths(waves), self.energy, self.groups)
+        except InputError:
+            return float("nan")
+
+
 def evaluate_soundtracks(
     pipe: Any,
-    data: str | os.PathLike,
+    data: str | os.PathLike | list[EvalVideo],
     *,
     seeds: list[int],
     options: dict[str, Any] | None = None,
@@ -234,18 +279,25 @@ def evaluate_soundtracks(
     max_videos: int | None = None,
     tolerance_s: float = 0.1,
 ) -> dict[str, Any]:
-    """Generate and score every test video of `data` once per seed -> the JSON report."""
+    """Generate and score every test video of `data` (a folder, or videos already loaded by
+    `eval_videos`) once per seed -> the JSON report."""
     if not seeds:
         raise InputError("give at least one seed")
     options = options or {}
-    videos = list(eval_videos(data, max_videos=max_videos))
+    if isinstance(data, list):
+        videos, data = data[:max_videos], "(videos given)"
+    else:
+        videos = list(eval_videos(data, max_videos=max_videos))
+    physics = ApccInputs(videos)
     per_seed, real_rows = [], {}
     for seed in seeds:
-        rows, gen_clips, real_clips, probs = [], [], [], []
+        rows, gen_clips, real_clips, probs, waves = [], [], [], [], {}
         probs_other, probs_shifted = [], []  # controls: the metric must be able to say "no"
         for i, v in enumerate(videos):
             wave = generate(pipe, v, seed, options)
             rows.append(onset_row(wave, v.hits_s, tolerance_s))
+            if i in physics.hits:
+                waves[i] = wave
             if align is not None:
                 probs.append(align.probabilities(wave, v))
                 other = videos[(i + 1) % len(videos)]
@@ -269,9 +321,15 @@ def evaluate_soundtracks(
             row.update(
                 material_metrics(classifier, np.concatenate(gen_clips), np.concatenate(real_clips))
             )
+        if physics.reference is not None:
+            row["apcc"] = physics.score(waves)
+            row["apcc_delta"] = abs(physics.reference - row["apcc"])
         per_seed.append({"seed": seed, **row})
     real_onsets = [onset_row(v.real, v.hits_s, tolerance_s) for v in videos]
     real_rows = {f"real_{k}": float(np.mean([r[k] for r in real_onsets])) for k in real_onsets[0]}
+    if physics.reference is not None:
+        real_rows["real_apcc"] = physics.reference
+        real_rows["apcc_hits"] = len(physics.energy)
     if align is not None:
         real_rows["real_align_acc"] = float(
             np.mean(np.concatenate([align.probabilities(v.real, v) for v in videos]) > 0.5)
