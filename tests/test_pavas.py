@@ -89,6 +89,21 @@ def test_fresh_delta_modulation_is_exactly_the_backbone(modulation):
     assert torch.equal(net(z, t, {"video": cond["video"]}), ldm(z, t, {"video": cond["video"]}))
 
 
+@pytest.mark.parametrize("modulation", ["delta", "sum"])
+def test_a_phase_one_backbone_loads_into_either_modulation(modulation):
+    """Phase 1 trains a PavasDiT (delta modulation, physics never fed): its transformer loads
+    into the adapter phase of either ablation, and it computes what the backbone computed."""
+    torch.manual_seed(0)
+    phase1 = build_network("pavas", _cfg(), SOUND)
+    net = build_network("pavas", _cfg(modulation=modulation), SOUND)
+    net.load_backbone(phase1.state_dict())
+    z, t = torch.randn(2, *SOUND.latent_shape), torch.tensor([3.0, 700.0])
+    cond = _physics()
+    assert torch.equal(net(z, t, cond), phase1(z, t, {"video": cond["video"]}))
+    with pytest.raises(ValueError, match="lacks"):  # a key outside the physics path is an error
+        net.load_backbone({**phase1.state_dict(), "trunk.extra.weight": torch.zeros(1)})
+
+
 def test_the_paper_configuration_builds():
     cfg = network_config("pavas", "paper", context_dim=512)
     net = build_network("pavas", cfg, get_soundtrack_preset("paper"))

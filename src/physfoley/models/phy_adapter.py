@@ -122,6 +122,14 @@ class PhyAdapter(nn.Module):
         return c_mass, c_vel
 
 
+#: Parameter names of the physics path (adapter, Delta-modulation MLPs and gates, summation).
+PHYSICS_PATH = ("adapter.", ".g_mass.", ".g_vel.", ".alpha_mass", ".alpha_vel", ".s_mass.", ".s_vel.")
+
+
+def _physics_path(key: str) -> bool:
+    return any(part in key for part in PHYSICS_PATH)
+
+
 class DeltaBlock(Block):
     """A latent DiT block whose AdaLN parameters the physics tokens shift (set `physics`)."""
 
@@ -177,8 +185,11 @@ class PavasDiT(LatentDiT):
         self.adapter = PhyAdapter(cfg)
 
     def load_backbone(self, state: dict[str, Tensor]) -> None:
-        """Load a `LatentDiT` state dict; every key must exist here (missing ones are ours)."""
+        """Load a `LatentDiT` state dict, or a phase-1 `PavasDiT`'s (its physics path, never
+        used in that phase, is left out when this model's modulation has other parameters);
+        every other key must exist here (missing ones are ours)."""
         own = self.state_dict()
+        state = {k: v for k, v in state.items() if k in own or not _physics_path(k)}
         unknown = sorted(set(state) - set(own))
         if unknown:
             raise ValueError(f"backbone weights have keys this model lacks: {unknown[:3]}")
