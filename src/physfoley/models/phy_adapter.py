@@ -123,7 +123,15 @@ class PhyAdapter(nn.Module):
 
 
 #: Parameter names of the physics path (adapter, Delta-modulation MLPs and gates, summation).
-PHYSICS_PATH = ("adapter.", ".g_mass.", ".g_vel.", ".alpha_mass", ".alpha_vel", ".s_mass.", ".s_vel.")
+PHYSICS_PATH = (
+    "adapter.",
+    ".g_mass.",
+    ".g_vel.",
+    ".alpha_mass",
+    ".alpha_vel",
+    ".s_mass.",
+    ".s_vel.",
+)
 
 
 def _physics_path(key: str) -> bool:
