@@ -71,23 +71,26 @@ def guidance_rows(pipe, name: str, seeds: list[int], ablation_seeds: list[int], 
     ]
 
 
-def cell(row: dict, key: str, scale: float) -> str:
-    if key not in row["mean"]:
+def cell(row: dict, key: str, scale: float, digits: int = 2) -> str:
+    if key not in row["mean"] or not np.isfinite(row["mean"][key]):
         return "-"
     mean, std = scale * row["mean"][key], scale * row["std"][key]
-    return f"{mean:.2f} ± {std:.2f}" if len(row["seeds"]) > 1 else f"{mean:.2f}"
+    return (
+        f"{mean:.{digits}f} ± {std:.{digits}f}" if len(row["seeds"]) > 1 else f"{mean:.{digits}f}"
+    )
 
 
-def markdown(rows: list[dict]) -> str:
-    head = "| row | seeds | n videos | " + " | ".join(c[1] for c in COLUMNS) + " |"
-    lines = [head, "|" + "---|" * (3 + len(COLUMNS))]
+def markdown(rows: list[dict], columns=COLUMNS, digits: int = 2) -> str:
+    """The rows as a markdown table (mean ± std over seeds), then the recorded soundtracks."""
+    head = "| row | seeds | n videos | " + " | ".join(c[1] for c in columns) + " |"
+    lines = [head, "|" + "---|" * (3 + len(columns))]
     for r in rows:
-        cells = [cell(r, key, scale) for key, _, scale in COLUMNS]
+        cells = [cell(r, key, scale, digits) for key, _, scale in columns]
         seeds = ",".join(str(s) for s in r["seeds"])
         lines.append(f"| {r['row']} | {seeds} | {r['n_videos']} | " + " | ".join(cells) + " |")
     if rows:
         ref = rows[0]["reference"]
-        real = [f"{k[5:]} {v:.3f}" for k, v in ref.items()]
+        real = [f"{k.removeprefix('real_')} {v:.3f}" for k, v in ref.items()]
         lines.append(f"\nReal soundtracks (the metrics' ceiling): {', '.join(real)}")
     return "\n".join(lines)
 

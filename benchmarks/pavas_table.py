@@ -38,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from difffoley_table2 import markdown, seeds_of
 from pavas_generate import truth_objects
 
 from physfoley.evaluation.classifier import load_eval_classifier
@@ -63,30 +64,6 @@ COLUMNS = (
 )
 EDITS = (("speed x2", {"speed_scale": 2.0}, 6.02), ("speed x0.5", {"speed_scale": 0.5}, -6.02),
          ("mass x2", {"mass_scale": 2.0}, None))  # fmt: skip
-
-
-def seeds_of(text: str) -> list[int]:
-    return [int(s) for s in text.split(",") if s.strip()]
-
-
-def cell(row: dict, key: str, scale: float) -> str:
-    if key not in row["mean"] or not np.isfinite(row["mean"][key]):
-        return "-"
-    mean, std = scale * row["mean"][key], scale * row["std"][key]
-    return f"{mean:.3f} ± {std:.3f}" if len(row["seeds"]) > 1 else f"{mean:.3f}"
-
-
-def markdown(rows: list[dict]) -> str:
-    head = "| row | seeds | n videos | " + " | ".join(c[1] for c in COLUMNS) + " |"
-    lines = [head, "|" + "---|" * (3 + len(COLUMNS))]
-    for r in rows:
-        cells = [cell(r, key, scale) for key, _, scale in COLUMNS]
-        seeds = ",".join(str(s) for s in r["seeds"])
-        lines.append(f"| {r['row']} | {seeds} | {r['n_videos']} | " + " | ".join(cells) + " |")
-    if rows:
-        ref = rows[0]["reference"]
-        lines.append("\nRecorded soundtracks: " + ", ".join(f"{k} {v:.3f}" for k, v in ref.items()))
-    return "\n".join(lines)
 
 
 def whatif(pipe, videos, seed: int) -> list[dict]:
@@ -168,7 +145,7 @@ def main() -> int:
         )
         rows.append(doc)
         print(f"{label}: {json.dumps(doc['mean'])} ({doc['wall_s']} s)", file=sys.stderr)
-    table = markdown(rows)
+    table = markdown(rows, COLUMNS, digits=3)
     print(table)
     edits = []
     if args.both and not args.no_whatif:
