@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from physfoley.diffusion.flow import flow_matching_loss
 from physfoley.errors import InputError
@@ -93,15 +94,18 @@ def truth_physics(data, video: int, feats: np.ndarray, ramp_s: float) -> dict[st
 
 
 @torch.no_grad()
-def video_physics(out: Path, env, cavp, data, videos, cfg: PavasTrainConfig, k_max: int):
+def video_physics(out: Path, env, cavp, data, videos, cfg: PavasTrainConfig, k_max: int,
+                  progress: bool = False):  # fmt: skip
     """Per video, the adapter's inputs over its whole visual grid (`truth_physics`, or with
     physics "ppe" the estimator on cfg.videos/NAME_denoised.mp4 and `object_inputs`), cached
-    in OUT/cache/pavas_physics_SOURCE.npz."""
+    in OUT/cache/pavas_physics_SOURCE.npz; a progress bar with `progress` (ppe: ~2 s a video)."""
     keys = ("obj_feat", "obj_present", "obj_valid", "mass", "velocity")
     cache = out / "cache" / f"pavas_physics_{cfg.physics}.npz"
     if env.is_main and not cache.is_file():
         arrays = {}
-        for v in videos:
+        bar = tqdm(videos, desc=f"pavas physics ({cfg.physics})", unit="video",
+                   disable=not progress, dynamic_ncols=True)  # fmt: skip
+        for v in bar:
             grid = np.array(data.frames(int(v)))
             if cfg.physics == "ppe":
                 path = Path(cfg.videos or "") / f"{data.videos[int(v)]['name']}_denoised.mp4"
@@ -183,7 +187,9 @@ def train_pavas(cfg: PavasTrainConfig, *, data_dir, out_dir, resume=False, devic
         tl = cached_timelines(out, env, vae, cavp, data, videos, scale, "train")
         physics = {}
         if adapter:
-            physics = video_physics(out, env, cavp, data, videos, cfg, net_cfg.max_objects)
+            physics = video_physics(
+                out, env, cavp, data, videos, cfg, net_cfg.max_objects, progress
+            )
             mass_stats, vel_stats = physics_stats(physics)
             net_cfg = dataclasses.replace(net_cfg, mass_stats=mass_stats, vel_stats=vel_stats)
         C.seed_everything(cfg.seed)
