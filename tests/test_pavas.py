@@ -15,6 +15,7 @@ from _soundtrack_data import TINY_NETS, make_segments, make_synthhits, tiny_mode
 from safetensors.torch import load_file
 
 from physfoley.cli import main
+from physfoley.data.segments import SegmentData
 from physfoley.families import load_pipeline
 from physfoley.models.phy_adapter import PavasDiT, PhyAdapter, film, fourier_features
 from physfoley.models.soundtrack_factory import build_network, network_config
@@ -221,11 +222,50 @@ def test_both_phases_train_and_resume_exactly(tmp_path, capsys):
     _train(cfg, data, tmp_path / "ppe")
     stats = json.loads((tmp_path / "ppe" / "model" / "config.json").read_text())
     assert stats["parts"]["pavas"]["mass_stats"] != written["parts"]["pavas"]["mass_stats"]
-    doc["videos"] = str(tmp_path)
+    assert stats["parts"]["pavas"]["prior_mass_kg"] is None
+    # mass: truth: the estimator's objects carry the striker's recorded mass; its median is kept
+    doc["mass"] = "truth"
+    cfg.write_text(yaml.safe_dump(doc))
+    _train(cfg, data, tmp_path / "ppe_tm")
+    part = json.loads((tmp_path / "ppe_tm" / "model" / "config.json").read_text())["parts"]
+    masses = [json.loads(p.read_text())["hits"][0]["striker_mass_kg"]
+              for p in sorted((tmp_path / "d" / "raw").glob("*_physics.json"))]  # fmt: skip
+    train = [m for m, v in zip(masses, SegmentData.open(data).videos, strict=True)
+             if v["split"] == "train"]  # fmt: skip
+    assert part["pavas"]["prior_mass_kg"] == pytest.approx(float(np.median(train)), rel=1e-5)
+    low, high = np.log1p(min(train)), np.log1p(max(train))
+    assert low - 1e-6 <= part["pavas"]["mass_stats"][0] <= high + 1e-6
+    doc["physics"] = "truth"
     cfg.write_text(yaml.safe_dump(doc))
     args = ["train", "pavas", "--config", str(cfg), "--data", str(data), "--no-progress"]
+    assert main([*args, "--out", str(tmp_path / "tm2"), "--device", "cpu"]) == 2
+    assert "with physics ppe" in capsys.readouterr().err
+    doc.update(physics="ppe", mass="estimate", videos=str(tmp_path))
+    cfg.write_text(yaml.safe_dump(doc))
     assert main([*args, "--out", str(tmp_path / "ppe2"), "--device", "cpu"]) == 2
     assert "physics ppe reads the videos" in capsys.readouterr().err
+
+
+def test_a_model_trained_on_known_masses_gives_estimated_objects_its_prior(
+    pavas_dir, video, tmp_path
+):
+    doc = json.loads((pavas_dir / "config.json").read_text())
+    doc["parts"]["pavas"]["prior_mass_kg"] = 0.07
+    prior_dir = tmp_path / "prior"
+    shutil.copytree(pavas_dir, prior_dir)
+    (prior_dir / "config.json").write_text(json.dumps(doc))
+    pipe = load_pipeline(prior_dir)
+    objects = pipe.estimate(video)
+    assert objects and all(o.mass_source == "estimated" for o in objects)
+    base = pipe.synthesize(video, objects=objects, griffin_lim_iters=2)
+    assert base.settings["physics"]["mass_kg"] == [0.07] * min(len(objects), 2)
+    heavy = pipe.synthesize(video, objects=objects, mass_scale=2.0, griffin_lim_iters=2)
+    assert heavy.settings["physics"]["mass_kg"] == [0.14] * min(len(objects), 2)
+    given = [dataclasses.replace(o, mass_kg=0.5, mass_source="given") for o in objects]
+    told = pipe.synthesize(video, objects=given, griffin_lim_iters=2)
+    assert told.settings["physics"]["mass_kg"] == [0.5] * min(len(objects), 2)
+    old = load_pipeline(pavas_dir)  # a model without a prior keeps the estimate
+    assert old.nets["pavas"].cfg.prior_mass_kg is None
 
 
 def test_level_change_of_a_doubled_soundtrack_is_6_db(video, tmp_path, capsys):

@@ -82,3 +82,46 @@ def test_cli_segments_resumes_and_rejects_bad_input(segments, tmp_path, capsys):
     assert "not a folder" in capsys.readouterr().err
     code = main(["data", "segments", str(raw), "--out", str(segments), "--preset", "paper"])
     assert code == 2 and "other settings" in capsys.readouterr().err
+
+
+def test_recorded_level_undoes_synthhits_gain_and_keeps_it_in_the_meta(segments, tmp_path):
+    from physfoley.audio.io import load_audio
+    from physfoley.data.segments import (
+        PEAK_AMPLITUDE,
+        SYNTHHITS_FULL_SCALE_DB,
+        training_level,
+    )
+
+    raw = segments.parent / "raw"
+    out = tmp_path / "rec"
+    args = ["data", "segments", str(raw), "--out", str(out), "--no-progress"]
+    assert main([*args, "--level", "recorded"]) == 0
+    assert json.loads((out / "meta.json").read_text())["level"] == "recorded"
+    assert SegmentData.open(out).level == "recorded" and SegmentData.open(segments).level == "peak"
+    peak, rec = SegmentData.open(segments), SegmentData.open(out)
+    shifts = []
+    for v, video in enumerate(peak.videos):
+        doc = json.loads((raw / f"{video['name']}_physics.json").read_text())
+        wave, _ = load_audio(raw / f"{video['name']}_denoised.wav", sample_rate=16000)
+        # the stored level: the recording with its gain undone, full scale = 200 dB unscaled
+        expected_db = (
+            -SYNTHHITS_FULL_SCALE_DB
+            - 20 * np.log10(doc["gain"])
+            - 20 * np.log10(PEAK_AMPLITUDE / np.abs(wave).max())
+        )
+        a, b = peak.mel(v).astype(np.float64), rec.mel(v).astype(np.float64)
+        inside = (a > -0.9) & (a < 0.5) & (b > -0.9) & (b < 0.99)  # off the floor and the top
+        shift_db = np.median((b - a)[inside]) * peak.cfg.db_range / 2
+        assert abs(shift_db - expected_db) < 0.2, (shift_db, expected_db)
+        shifts.append(shift_db)
+    assert np.ptp(shifts) > 1.0  # the videos' levels differ: the random gains are undone
+    # a peak-level run over a recorded folder is refused, --force rebuilds it
+    assert main(args) == 2
+    assert main([*args, "--force"]) == 0
+    assert np.array_equal(SegmentData.open(out).mel(0), peak.mel(0))
+    wave = np.ones(8, np.float32)
+    assert np.allclose(training_level(wave, None, "recorded"), wave)  # no record: as recorded
+    with pytest.raises(InputError, match="gain"):
+        training_level(wave, {"gain": -1.0}, "recorded")
+    with pytest.raises(InputError, match="unknown level"):
+        training_level(wave, None, "loud")

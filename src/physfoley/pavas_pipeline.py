@@ -123,6 +123,10 @@ class PavasPipeline(SoundtrackPipeline):
         t0 = time.perf_counter()
         found = self.estimate(video) if objects is None else list(objects)
         ppe_s = time.perf_counter() - t0
+        prior = self.nets["pavas"].cfg.prior_mass_kg
+        if prior is not None:  # trained on known masses: an estimated mass gives way to it
+            found = [o if o.mass_source != "estimated" else
+                     replace(o, mass_kg=float(prior), mass_source="prior") for o in found]  # fmt: skip
         self._physics = {"objects": edit_objects(found, mass_scale=mass_scale,
                                                  speed_scale=speed_scale, edits=edits)}  # fmt: skip
         try:

@@ -29,6 +29,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--segment-hop-s", type=float, help="hop of index.csv's segments (default: one segment)"
     )
+    parser.add_argument(
+        "--level",
+        choices=["peak", "recorded"],
+        default="peak",
+        help=(
+            "sound level stored: peak = every video scaled to a 0.9 peak (Diff-Foley); recorded "
+            "= as recorded, SynthHits' random per-video gain undone, so loudness follows the "
+            "hit's physics across videos (what PAVAS' speed and mass edits need)"
+        ),
+    )
     parser.add_argument("--force", action="store_true", help="rebuild a folder with other settings")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -48,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         test_fraction=args.test_fraction,
         seed=args.seed,
         segment_hop_s=args.segment_hop_s,
+        level=args.level,
     )
     bars = []
 

@@ -38,7 +38,33 @@ from physfoley.video.io import read_video
 FORMAT_NAME = "physfoley-segments"
 FORMAT_VERSION = 1
 VIDEOS_DIR = "videos"
-PEAK_AMPLITUDE = 0.9  # every video's sound is scaled to this peak: its gain is not in the picture
+PEAK_AMPLITUDE = 0.9  # level "peak": every video's sound is scaled to this peak
+LEVELS = ("peak", "recorded")
+# level "recorded": SynthHits draws one random gain per video (recorded in NAME_physics.json) and
+# this undoes it, so a hit's level follows its physics across videos; full scale (1.0) is this
+# many dB of SynthHits' unscaled mix: the median training video then peaks near -13 dBFS and the
+# loudest 5 % within +20 dB of that, inside the log-mel's range (its top is +20 dB).
+SYNTHHITS_FULL_SCALE_DB = 200.0
+
+
+def training_level(wave: np.ndarray, physics: dict | None, level: str) -> np.ndarray:
+    """`wave` at the level the soundtrack family trains on.
+
+    "peak": scaled to a PEAK_AMPLITUDE peak (the level carries no information);
+    "recorded": as recorded, with SynthHits' per-video gain (`physics["gain"]`) undone, so loud
+    hits are loud across videos (a what-if edit of speed can then move the level).
+    """
+    if level == "peak":
+        peak = float(np.abs(wave).max()) if wave.size else 0.0
+        return wave * (PEAK_AMPLITUDE / peak) if peak > 0 else wave
+    if level != "recorded":
+        raise InputError(f"unknown level {level!r}; use one of {list(LEVELS)}")
+    gain = (physics or {}).get("gain")
+    if gain is None:
+        return wave
+    if not (np.isfinite(gain) and gain > 0):
+        raise InputError(f"the physics record's gain must be a positive number, got {gain}")
+    return (wave * (10 ** (-SYNTHHITS_FULL_SCALE_DB / 20) / gain)).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -49,6 +75,11 @@ class SegmentOptions:
     test_fraction: float = 0.2
     seed: int = 0
     segment_hop_s: float | None = None  # canonical segments' hop (default: one segment)
+    level: str = "peak"  # see `training_level`
+
+    def __post_init__(self):
+        if self.level not in LEVELS:
+            raise InputError(f"unknown level {self.level!r}; use one of {list(LEVELS)}")
 
     @property
     def config(self) -> SoundtrackConfig:
@@ -56,7 +87,12 @@ class SegmentOptions:
 
     def settings(self) -> dict[str, Any]:
         """What changes the per-video files (the split and the hop do not)."""
-        return {"format": FORMAT_NAME, "version": FORMAT_VERSION, "preset": self.config.to_dict()}
+        return {
+            "format": FORMAT_NAME,
+            "version": FORMAT_VERSION,
+            "preset": self.config.to_dict(),
+            "level": self.level,
+        }
 
 
 def hit_times(entry: VideoEntry) -> tuple[np.ndarray, str]:
@@ -84,11 +120,9 @@ def video_timelines(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(mel float16 [T_mel, M], frames uint8 [T_v, S, S, 3]) of one whole video.
 
-    wave : mono float32 [N] at cfg.sample_rate (peak-normalised here); frames : decoded at
-    cfg.image_size with their times. T_v covers every latent frame of the audio.
+    wave : mono float32 [N] at cfg.sample_rate, at its training level (`training_level`);
+    frames : decoded at cfg.image_size with their times. T_v covers every latent frame.
     """
-    peak = float(np.abs(wave).max()) if wave.size else 0.0
-    wave = wave * (PEAK_AMPLITUDE / peak) if peak > 0 else wave
     mel = log_mel(wave, cfg)[0].T.numpy().astype(np.float16)
     num_latent = mel.shape[0] // cfg.latent_stride_t
     count = max(cfg.num_visual_frames(len(wave) / cfg.sample_rate), cfg.visual_index(num_latent))
@@ -100,11 +134,15 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
         np.save(tmp, array)
 
 
-def prepare_video(entry: VideoEntry, cfg: SoundtrackConfig, out_dir: Path) -> dict[str, Any]:
+def prepare_video(
+    entry: VideoEntry, cfg: SoundtrackConfig, out_dir: Path, level: str = "peak"
+) -> dict[str, Any]:
     """Write one video's timelines; return its record (written last as NAME.json)."""
     if entry.video_path is None:
         raise InputError(f"video {entry.name} has no NAME_denoised.mp4")
     wave, audio_source = read_audio(entry, cfg.sample_rate)
+    physics = json.loads(entry.physics_path.read_text()) if entry.physics_path else None
+    wave = training_level(wave, physics, level)
     video = read_video(entry.video_path, size=cfg.image_size)
     mel, frames = video_timelines(wave, video.frames, video.times_s, cfg)
     hits, hits_source = hit_times(entry)
@@ -132,7 +170,7 @@ def _check_out_dir(out_dir: Path, options: SegmentOptions, force: bool) -> None:
         if out_dir.exists() and any(p.name != VIDEOS_DIR for p in out_dir.iterdir()):
             raise InputError(f"{out_dir} holds other files; choose an empty or new --out")
         return
-    old = json.loads(meta.read_text())
+    old = {"level": "peak", **json.loads(meta.read_text())}  # folders from before `level`
     if {k: old.get(k) for k in options.settings()} != options.settings() and not force:
         raise InputError(
             f"{out_dir} was prepared with other settings; pass --force to rebuild it "
@@ -175,7 +213,7 @@ def prepare_segments(
 
     def run(entry: VideoEntry) -> dict:
         try:
-            prepare_video(entry, cfg, out_dir)
+            prepare_video(entry, cfg, out_dir, options.level)
             return {"name": entry.name, "ok": True, "error": ""}
         except PhysfoleyError as err:
             return {"name": entry.name, "ok": False, "error": str(err)}
@@ -246,8 +284,11 @@ class SegmentData:
     i0 = cfg.visual_index(start) (small preset: 4 and start); see `SoundtrackConfig`.
     """
 
-    def __init__(self, root: Path, cfg: SoundtrackConfig, videos: list[dict[str, Any]]):
+    def __init__(
+        self, root: Path, cfg: SoundtrackConfig, videos: list[dict[str, Any]], level: str = "peak"
+    ):
         self.root, self.cfg, self.videos = root, cfg, videos
+        self.level = level  # the sound level stored (`training_level`)
         self._cache: dict[tuple[int, str], np.ndarray] = {}
 
     @classmethod
@@ -263,7 +304,8 @@ class SegmentData:
             ) from None
         if meta.get("format") != FORMAT_NAME:
             raise InputError(f"{root} is not a segments folder (format {meta.get('format')!r})")
-        return cls(root, SoundtrackConfig.from_dict(meta["preset"]), videos)
+        preset = SoundtrackConfig.from_dict(meta["preset"])
+        return cls(root, preset, videos, meta.get("level", "peak"))
 
     def indices(self, split: str) -> np.ndarray:
         """Videos of `split` long enough for one segment: int64 [n]."""

@@ -49,6 +49,9 @@ class PavasDiTConfig(LatentDiTConfig):
     use_velocity: bool = True
     mass_stats: tuple[float, float] = (0.0, 1.0)  # mean, std of log(1 + mass_kg)
     vel_stats: tuple[float, float] = (0.0, 1.0)  # mean, std of a velocity component, m/s
+    # set when the mass path was trained on known masses (`mass: truth`): the mass an object
+    # gets when the picture could only estimate it (the median training mass, kg)
+    prior_mass_kg: float | None = None
 
 
 def fourier_features(x: Tensor, count: int) -> Tensor:

@@ -74,6 +74,18 @@ def physics_stats(physics: dict[int, dict]) -> tuple[tuple[float, float], tuple[
     return (float(m.mean()), float(max(m.std(), 1e-3))), (0.0, max(rms, 1e-3))
 
 
+def true_masses(data, physics: dict[int, dict]) -> float:
+    """Give every found object of each video (in place) the striker's recorded mass from the
+    segments' `hit_physics` (the median where a video has no hit); returns that median, kg."""
+    known = {v: hits[0][1] for v in physics if (hits := data.videos[v].get("hit_physics"))}
+    if not known:
+        raise InputError("mass: truth needs segments with SynthHits' hit_physics")
+    median = float(np.median(list(known.values())))
+    for v, p in physics.items():
+        p["mass"] = np.where(p["obj_valid"], known.get(v, median), 0.0).astype(np.float32)
+    return median
+
+
 def truth_physics(data, video: int, feats: np.ndarray, ramp_s: float) -> dict[str, np.ndarray]:
     """One object, the striker: CAVP patch features pooled over the whole frame, its mass and
     the velocity rebuilt from the hits (`truth_velocity`) on the video's visual grid."""
@@ -183,6 +195,8 @@ def train_pavas(cfg: PavasTrainConfig, *, data_dir, out_dir, resume=False, devic
         overrides = {"feat_dim": cavp.cfg.video_channels[-1], **cfg.model}
         if cfg.physics not in ("truth", "ppe"):
             raise InputError(f"physics must be truth or ppe, not {cfg.physics!r}")
+        if cfg.mass not in ("estimate", "truth") or (cfg.mass == "truth" and cfg.physics != "ppe"):
+            raise InputError(f"mass must be estimate or truth (with physics ppe), not {cfg.mass!r}")
         net_cfg = network_config("pavas", cfg.preset, overrides, context_dim=cavp.cfg.embed_dim)
         tl = cached_timelines(out, env, vae, cavp, data, videos, scale, "train")
         physics = {}
@@ -190,8 +204,10 @@ def train_pavas(cfg: PavasTrainConfig, *, data_dir, out_dir, resume=False, devic
             physics = video_physics(
                 out, env, cavp, data, videos, cfg, net_cfg.max_objects, progress
             )
+            prior = true_masses(data, physics) if cfg.mass == "truth" else None
             mass_stats, vel_stats = physics_stats(physics)
-            net_cfg = dataclasses.replace(net_cfg, mass_stats=mass_stats, vel_stats=vel_stats)
+            net_cfg = dataclasses.replace(net_cfg, mass_stats=mass_stats, vel_stats=vel_stats,
+                                          prior_mass_kg=prior)  # fmt: skip
         C.seed_everything(cfg.seed)
         net = build_network("pavas", net_cfg, sound).to(env.device)
         if adapter:
@@ -210,7 +226,7 @@ def train_pavas(cfg: PavasTrainConfig, *, data_dir, out_dir, resume=False, devic
         result = run_loop(cfg, out=out, env=env, trainable=net, loss_fn=loss_fn, resume=resume,
                           progress=progress)  # fmt: skip
         summary = {"stage": "pavas", "phase": cfg.phase, "steps": result["steps"],
-                   **result["losses"]}  # fmt: skip
+                   "segments_level": data.level, **result["losses"]}  # fmt: skip
         if env.is_main:
             summary["model_dir"] = str(_write_final(out / "model", cfg, net, net_cfg, docs,
                                                     vae_dir, cavp_dir, summary, sound))  # fmt: skip

@@ -96,6 +96,9 @@ class PavasTrainConfig(C.TrainConfig):
     physics_drop_prob: float = 0.1
     physics: str = "truth"  # truth (SynthHits record) | ppe (the estimator on `videos`)
     videos: str | None = None  # physics ppe: the folder of NAME_denoised.mp4 of the segments
+    # physics ppe: "estimate" keeps the estimator's masses; "truth" gives every found object
+    # the striker's recorded mass (the picture does not weigh it) and the model a prior mass
+    mass: str = "estimate"
     ramp_s: float = 0.15  # truth speed profile: linear ramp to each hit and away from it
     steps: int = 25  # Euler steps written into the model directory
     cfg_scale: float = 2.0
