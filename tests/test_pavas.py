@@ -289,3 +289,104 @@ def test_level_change_of_a_doubled_soundtrack_is_6_db(video, tmp_path, capsys):
         == 2
     )
     assert "share no soundtrack" in capsys.readouterr().err
+
+
+def _reference_sampler(net, cond, shape, steps, cfg_scale, generator):
+    """The Euler sampler with classifier-free guidance as written before physics guidance."""
+    x = torch.randn(shape, generator=generator)
+    b = shape[0]
+    both = {k: torch.cat([v, v]) for k, v in cond.items()}
+    drop = torch.cat([torch.zeros(b, dtype=torch.bool), torch.ones(b, dtype=torch.bool)])
+    for i in range(steps):
+        t = torch.full((b,), i / steps)
+        v_c, v_u = net(torch.cat([x, x]), torch.cat([t, t]) * 1000.0, both, drop).chunk(2)
+        x = x + ((1 + cfg_scale) * v_c - cfg_scale * v_u) / steps
+    return x
+
+
+def test_physics_guidance_amplifies_only_what_the_physics_changes():
+    from physfoley.diffusion.flow import sample_flow
+
+    torch.manual_seed(3)
+    net = build_network("pavas", _cfg(), SOUND).eval()
+    torch.nn.init.normal_(net.proj_out.weight, std=0.5)  # zero-initialised output and
+    for block in net.trunk.blocks:  # physics path: switch them on
+        torch.nn.init.normal_(block.g_mass[-1].weight, std=0.5)
+        torch.nn.init.normal_(block.g_vel[-1].weight, std=0.5)
+    cond = _physics()
+    shape = (2, *SOUND.latent_shape)
+
+    def run(c, **kw):
+        with torch.no_grad():
+            return sample_flow(net, c, shape, steps=3, cfg_scale=2.0,
+                               generator=torch.Generator().manual_seed(0), device="cpu", **kw)  # fmt: skip
+
+    with torch.no_grad():
+        ref = _reference_sampler(net, cond, shape, 3, 2.0, torch.Generator().manual_seed(0))
+    assert torch.allclose(run(cond), ref, atol=1e-6)  # lambda = 0: CFG exactly as before
+    base, guided = run(cond), run(cond, physics_scale=2.0)
+    assert not torch.allclose(base, guided, atol=1e-4)
+    heavy = {**cond, "mass": cond["mass"] * 4}
+    # the edit's effect grows with the physics guidance
+    small = (run(heavy) - base).abs().mean()
+    large = (run(heavy, physics_scale=2.0) - guided).abs().mean()
+    assert large > 1.5 * small
+    video_only = {"video": cond["video"]}  # no physics in cond: the scale does nothing
+    assert torch.equal(run(video_only), run(video_only, physics_scale=3.0))
+
+
+def test_shift_level_moves_the_log_mel_and_keeps_its_floor():
+    from physfoley.audio.mel import log_mel, shift_level
+
+    rng = np.random.default_rng(0)
+    wave = (rng.standard_normal(16000) * np.exp(-np.linspace(0, 12, 16000))).astype(np.float32)
+    wave[:4000] = 0.0  # digital silence: the floor
+    spec = log_mel(wave * 0.05, SOUND)[0].numpy()
+    louder = log_mel(wave * 0.1, SOUND)[0].numpy()
+    moved = shift_level(spec, 20 * np.log10(2.0), SOUND)
+    above = spec > -0.95
+    assert np.allclose(moved[above], louder[above], atol=1e-4)
+    assert np.all(moved[spec <= -1.0] == -1.0)
+    assert shift_level(np.array([0.99]), 6.0, SOUND)[0] == 1.0
+
+
+def test_what_if_augmentation_trains_on_recorded_levels_only(tmp_path, capsys):
+    from physfoley.data.segments import SegmentOptions, prepare_segments
+
+    peak = make_segments(tmp_path / "d", videos=2, seconds=4.5)
+    recorded = tmp_path / "rec"
+    prepare_segments(tmp_path / "d" / "raw", recorded,
+                     SegmentOptions(preset="small", test_fraction=0.5, level="recorded"))  # fmt: skip
+    base = tiny_model_dir(tmp_path / "df", classifier=False)
+    doc = {"stage": "pavas", "phase": "adapter", "lr": 1e-4, "max_steps": 1, "warmup_steps": 1,
+           "batch_size": 4, "vae_dir": str(base), "cavp_dir": str(base), "backbone_dir": str(base),
+           "model": {"dim": 32, "depth": 1, "heads": 2, "phys_dim": 16, "fourier": 3},
+           "level_augment": 1.0}  # fmt: skip
+    cfg = tmp_path / "a.yaml"
+    cfg.write_text(yaml.safe_dump(doc))
+    _train(cfg, recorded, tmp_path / "aug")
+    caches = sorted(p.name for p in (tmp_path / "aug" / "cache").glob("train*.npz"))
+    assert caches == ["train.npz", "train_+6.02dB.npz", "train_-6.02dB.npz"]
+    with (
+        np.load(tmp_path / "aug" / "cache" / "train.npz") as a,
+        np.load(tmp_path / "aug" / "cache" / "train_+6.02dB.npz") as b,
+    ):
+        assert a["mean0"].shape == b["mean0"].shape and not np.allclose(a["mean0"], b["mean0"])
+    written = json.loads((tmp_path / "aug" / "model" / "config.json").read_text())
+    assert written["training"]["pavas_adapter"]["segments_level"] == "recorded"
+    args = ["train", "pavas", "--config", str(cfg), "--data", str(peak), "--no-progress"]
+    assert main([*args, "--out", str(tmp_path / "bad"), "--device", "cpu"]) == 2
+    assert "--level recorded" in capsys.readouterr().err
+
+
+def test_physics_scale_flag_reaches_pavas_models_only(pavas_dir, video, tmp_path, capsys):
+    args = ["synthesize", str(video), "-o", str(tmp_path / "p.wav"), "--model", str(pavas_dir)]
+    assert main([*args, "--physics-scale", "1.5", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["physics_scale"] == 1.5
+    per_impact = ["synthesize", str(video), "-o", str(tmp_path / "q.wav")]
+    assert main([*per_impact, "--physics-scale", "1"]) == 2
+    assert "--physics-scale needs a pavas model" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        main([*args, "--physics-scale", "-1", "--force"])
+    assert exit_.value.code == 2 and "--physics-scale" in capsys.readouterr().err
+    assert not (tmp_path / "q.wav").exists()

@@ -6,6 +6,11 @@ video with their masks, per-frame velocity and mass; each object's CAVP patch fe
 pooled under its mask on the visual grid, and the flow-matching DiT is integrated by Euler
 steps with classifier-free guidance (the unconditional half takes null E_v and null physics).
 
+A model trained on known masses (`mass: truth`, its `prior_mass_kg` set) gives every object
+whose mass the estimator only guessed from its looks that prior (the picture does not weigh a
+striker: docs/RESULTS.md section 6); a given mass (`objects` with mass_source "given", or an
+`edits` mass_kg) is used as is.
+
 What-if edits: `mass_scale` and `speed_scale` multiply every object's mass and velocity before
 the model sees them; `edits` ({object id: {"mass_kg" | "mass_scale" | "speed_scale": x}}) change
 single objects; `objects` replaces the estimate altogether. When no object is found the model
@@ -95,7 +100,8 @@ class PavasPipeline(SoundtrackPipeline):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.sampling = {"sampler": "euler", "steps": 25, "cfg_scale": 2.0, "cg_scale": 0.0}
+        self.sampling = {"sampler": "euler", "steps": 25, "cfg_scale": 2.0, "cg_scale": 0.0,
+                         "physics_scale": 0.0}  # fmt: skip
         self.sampling.update(self.doc.get("sampling", {}))
         self._physics: dict | None = None
 
@@ -117,9 +123,14 @@ class PavasPipeline(SoundtrackPipeline):
         return estimate_objects(frames, pixel_scale=pixel_scale, **kwargs)
 
     def synthesize(self, video, *, objects=None, mass_scale=1.0, speed_scale=1.0, edits=None,
-                   **kwargs):  # fmt: skip
+                   physics_scale=None, **kwargs):  # fmt: skip
         """Soundtrack of a video file conditioned on its objects (PPE unless `objects` given),
-        edited by `edit_objects`; other kwargs as `SoundtrackPipeline.synthesize_frames`."""
+        edited by `edit_objects`; `physics_scale` is the physics guidance (`sample_flow`;
+        default: the model's); other kwargs as `SoundtrackPipeline.synthesize_frames`."""
+        if physics_scale is None:
+            physics_scale = float(self.sampling["physics_scale"])
+        if not (np.isfinite(physics_scale) and physics_scale >= 0):
+            raise InputError(f"physics_scale must be a number >= 0, got {physics_scale}")
         t0 = time.perf_counter()
         found = self.estimate(video) if objects is None else list(objects)
         ppe_s = time.perf_counter() - t0
@@ -128,7 +139,8 @@ class PavasPipeline(SoundtrackPipeline):
             found = [o if o.mass_source != "estimated" else
                      replace(o, mass_kg=float(prior), mass_source="prior") for o in found]  # fmt: skip
         self._physics = {"objects": edit_objects(found, mass_scale=mass_scale,
-                                                 speed_scale=speed_scale, edits=edits)}  # fmt: skip
+                                                 speed_scale=speed_scale, edits=edits),
+                         "physics_scale": float(physics_scale)}  # fmt: skip
         try:
             result = super().synthesize(video, **kwargs)
         finally:
@@ -136,7 +148,8 @@ class PavasPipeline(SoundtrackPipeline):
         result.timings_s = {"physics": ppe_s, **result.timings_s}
         result.timings_s["total"] += ppe_s
         result.settings.update(objects=len(found), mass_scale=mass_scale,
-                               speed_scale=speed_scale, physics=physics.get("summary"))  # fmt: skip
+                               speed_scale=speed_scale, physics_scale=float(physics_scale),
+                               physics=physics.get("summary"))  # fmt: skip
         return result
 
     def synthesize_frames(self, frames, times_s, duration_s, **kwargs):
@@ -169,4 +182,5 @@ class PavasPipeline(SoundtrackPipeline):
                 cond[key] = value.expand(len(starts), -1)
         return sample_flow(self.nets["pavas"], cond, (len(e_v), *self.sound.latent_shape),
                            steps=opts["steps"], cfg_scale=opts["cfg_scale"],
-                           generator=generator, device=self.device)  # fmt: skip
+                           generator=generator, device=self.device,
+                           physics_scale=physics.get("physics_scale", 0.0))  # fmt: skip

@@ -69,6 +69,15 @@ def log_mel(wave: np.ndarray | Tensor, cfg: SoundtrackConfig) -> Tensor:
     return unit * 2.0 - 1.0
 
 
+def shift_level(spec: np.ndarray, gain_db: float, cfg: SoundtrackConfig) -> np.ndarray:
+    """The normalised log-mel (any shape, values in [-1, 1]) of the same sound `gain_db` louder:
+    every value moves by 2 gain_db / db_range; values at the floor (-1) stay there, since what
+    lay below it is unknown, and the top clips at 1 as `log_mel` does."""
+    spec = np.asarray(spec, np.float32)
+    moved = np.clip(spec + 2.0 * gain_db / cfg.db_range, -1.0, 1.0)
+    return np.where(spec <= -1.0, np.float32(-1.0), moved).astype(np.float32)
+
+
 def mel_magnitude(spec: Tensor, cfg: SoundtrackConfig) -> Tensor:
     """Inverse of the log mapping: `spec: Tensor[B, M, T]` in [-1, 1] -> mel magnitude [B, M, T]."""
     unit = (torch.as_tensor(spec).float().clamp(-1.0, 1.0) + 1.0) * 0.5

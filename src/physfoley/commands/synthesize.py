@@ -107,6 +107,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             f"{what} the model is conditioned on)",
         )
     p.add_argument(
+        "--physics-scale",
+        type=argtypes.number_at_least(0.0, what="0: classifier-free guidance only"),
+        help="pavas models: physics guidance, >= 0: amplifies what the mass and velocity tokens "
+        "change, so a what-if edit moves the sound further (default: the model's)",
+    )
+    p.add_argument(
         "--device", default="cpu", type=argtypes.device, help="torch device (default: cpu)"
     )
     p.add_argument(
@@ -185,6 +191,8 @@ def run(args: argparse.Namespace) -> int:
         return run_soundtrack(args, pipe, audio_out, video_out)
     if args.cg_scale is not None:
         raise InputError("--cg-scale needs a diff-foley model; drop it for per-impact models")
+    if args.physics_scale is not None:
+        raise InputError("--physics-scale needs a pavas model; drop it for per-impact models")
     result = pipe.synthesize(
         args.video,
         times=times,

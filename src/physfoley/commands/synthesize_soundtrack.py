@@ -30,7 +30,7 @@ APPLIES = {
 
 
 #: A pavas model also takes the what-if edits of the physics it is conditioned on.
-PAVAS_APPLIES = APPLIES | {"mass_scale", "speed_scale"}
+PAVAS_APPLIES = APPLIES | {"mass_scale", "speed_scale", "physics_scale"}
 
 
 def refuse_inapplicable(
@@ -58,6 +58,8 @@ def run_soundtrack(
     if isinstance(pipe, PavasPipeline):
         options["mass_scale"] = 1.0 if args.mass_scale is None else args.mass_scale
         options["speed_scale"] = 1.0 if args.speed_scale is None else args.speed_scale
+        if args.physics_scale is not None:
+            options["physics_scale"] = args.physics_scale
     result = pipe.synthesize(args.video, seed=0 if args.seed is None else args.seed, **options)
     if isinstance(pipe, PavasPipeline) and not result.settings.get("objects"):
         print("physfoley synthesize: warning: no moving object found in the picture; the "

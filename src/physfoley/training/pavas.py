@@ -144,13 +144,32 @@ def video_physics(out: Path, env, cavp, data, videos, cfg: PavasTrainConfig, k_m
         return {int(v): {k: z[f"{k}{int(v)}"] for k in keys} for v in videos}
 
 
-def training_batch(data, tl, physics, videos, cfg: PavasTrainConfig, rng):
-    """Latents [B, C', F', T'], E_v [B, T_v, C] and (with `physics`) the adapter's inputs."""
+AUGMENT_FACTORS = (0.5, 2.0)  # what-if augmentation: speed or mass x k, sound 20 log10 k dB
+
+
+def augment_gain_db(k: float) -> float:
+    return float(20.0 * np.log10(k))
+
+
+def training_batch(data, tl, physics, videos, cfg: PavasTrainConfig, rng, shifted=None):
+    """Latents [B, C', F', T'], E_v [B, T_v, C] and (with `physics`) the adapter's inputs.
+
+    `shifted` ({k: Timelines of the sound 20 log10 k dB louder}) turns on the what-if
+    augmentation: a `cfg.level_augment` share of the segments comes from them, with the speed
+    or the mass (at random) scaled by k."""
     sound = data.cfg
     items = random_items(data, videos, cfg.batch_size, rng)
+    factors = [1.0] * len(items)
+    scaled = ["none"] * len(items)
+    if shifted:
+        for i in range(len(items)):
+            if rng.random() < cfg.level_augment:
+                factors[i] = float(AUGMENT_FACTORS[int(rng.integers(len(AUGMENT_FACTORS)))])
+                scaled[i] = ("velocity", "mass")[int(rng.integers(2))]
     z = np.stack([
-        latent_slice(tl, v, s, sound.latent_frames, rng.standard_normal(sound.latent_shape))
-        for v, s in items
+        latent_slice(tl if k == 1.0 else shifted[k], v, s, sound.latent_frames,
+                     rng.standard_normal(sound.latent_shape))
+        for (v, s), k in zip(items, factors, strict=True)
     ]).astype(np.float32)  # fmt: skip
     first = [sound.visual_index(s) for _, s in items]
     n = sound.visual_frames
@@ -163,6 +182,9 @@ def training_batch(data, tl, physics, videos, cfg: PavasTrainConfig, rng):
         p = physics[v]
         idx = np.minimum(np.arange(f, f + n), p["obj_feat"].shape[1] - 1)
         rows.append({k: (a if k in ("obj_valid", "mass") else a[:, idx]) for k, a in p.items()})
+    for row, k, key in zip(rows, factors, scaled, strict=True):
+        if key != "none":
+            row[key] = (row[key] * k).astype(row[key].dtype)
     for key in rows[0]:
         cond[key] = torch.from_numpy(np.stack([r[key] for r in rows]))
     return z, cond
@@ -199,6 +221,17 @@ def train_pavas(cfg: PavasTrainConfig, *, data_dir, out_dir, resume=False, devic
             raise InputError(f"mass must be estimate or truth (with physics ppe), not {cfg.mass!r}")
         net_cfg = network_config("pavas", cfg.preset, overrides, context_dim=cavp.cfg.embed_dim)
         tl = cached_timelines(out, env, vae, cavp, data, videos, scale, "train")
+        shifted = {}
+        if cfg.level_augment:
+            if not (adapter and 0.0 < cfg.level_augment <= 1.0 and data.level == "recorded"):
+                raise InputError(
+                    "level_augment (a share in (0, 1]) needs the adapter phase and segments "
+                    "prepared with `physfoley data segments ... --level recorded`"
+                )
+            for k in AUGMENT_FACTORS:
+                shifted[k] = cached_timelines(out, env, vae, cavp, data, videos, scale,
+                                              f"train_{augment_gain_db(k):+.2f}dB",
+                                              augment_gain_db(k))  # fmt: skip
         physics = {}
         if adapter:
             physics = video_physics(
@@ -215,7 +248,7 @@ def train_pavas(cfg: PavasTrainConfig, *, data_dir, out_dir, resume=False, devic
                                                   / "pavas_backbone" / "model")))  # fmt: skip
 
         def loss_fn(model, step, rng, gen):
-            z1, cond = training_batch(data, tl, physics, videos, cfg, rng)
+            z1, cond = training_batch(data, tl, physics, videos, cfg, rng, shifted)
             drop = condition_dropout(len(z1), net_cfg.cond_drop_prob, gen)
             if adapter:
                 cond["physics_null"] = condition_dropout(len(z1), cfg.physics_drop_prob, gen)

@@ -99,6 +99,11 @@ class PavasTrainConfig(C.TrainConfig):
     # physics ppe: "estimate" keeps the estimator's masses; "truth" gives every found object
     # the striker's recorded mass (the picture does not weigh it) and the model a prior mass
     mass: str = "estimate"
+    # what-if augmentation (ours; needs segments with --level recorded): this share of the
+    # training segments gets its speed or its mass (at random) scaled by 2 or 1/2 and its sound
+    # made 20 log10 2 = 6.02 dB louder or softer, as SynthHits' contact model says (amplitude
+    # proportional to the impulse m (v_before + v_after)); the picture is left as it is
+    level_augment: float = 0.0
     ramp_s: float = 0.15  # truth speed profile: linear ramp to each hit and away from it
     steps: int = 25  # Euler steps written into the model directory
     cfg_scale: float = 2.0

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from physfoley.audio.mel import shift_level
 from physfoley.errors import InputError
 from physfoley.soundtrack_dir import load_part, read_config
 from physfoley.training import common as C
@@ -52,16 +53,20 @@ def encode_video_timeline(vae, cavp, mel: np.ndarray, frames: np.ndarray, scale:
 
 
 def cached_timelines(
-    out: Path, env: C.DistEnv, vae, cavp, data, videos: np.ndarray, scale: float, name: str
-) -> Timelines:
-    """Encode `videos` of `data` once (main rank) into OUT/cache/NAME.npz and read it back."""
+    out: Path, env: C.DistEnv, vae, cavp, data, videos: np.ndarray, scale: float, name: str,
+    gain_db: float = 0.0,
+) -> Timelines:  # fmt: skip
+    """Encode `videos` of `data` once (main rank) into OUT/cache/NAME.npz and read it back;
+    with `gain_db` the sound is first made that much louder (`shift_level`)."""
     cache = out / "cache" / f"{name}.npz"
     videos = np.sort(np.asarray(videos, dtype=np.int64))
     if env.is_main and not cache.is_file():
         arrays = {"videos": videos}
         for i, v in enumerate(videos):
+            mel = data.mel(int(v))
+            mel = shift_level(mel, gain_db, data.cfg) if gain_db else mel
             mean, std, e_v = encode_video_timeline(
-                vae, cavp, data.mel(int(v)), data.frames(int(v)), scale, env.device
+                vae, cavp, mel, data.frames(int(v)), scale, env.device
             )
             arrays.update({f"mean{i}": mean, f"std{i}": std, f"ev{i}": e_v})
         cache.parent.mkdir(parents=True, exist_ok=True)
