@@ -224,10 +224,12 @@ def test_both_phases_train_and_resume_exactly(tmp_path, capsys):
     assert stats["parts"]["pavas"]["mass_stats"] != written["parts"]["pavas"]["mass_stats"]
     assert stats["parts"]["pavas"]["prior_mass_kg"] is None
     # mass: truth: the estimator's objects carry the striker's recorded mass; its median is kept
-    doc["mass"] = "truth"
+    doc.update(mass="truth", physics_scale=3.0)
     cfg.write_text(yaml.safe_dump(doc))
     _train(cfg, data, tmp_path / "ppe_tm")
-    part = json.loads((tmp_path / "ppe_tm" / "model" / "config.json").read_text())["parts"]
+    written = json.loads((tmp_path / "ppe_tm" / "model" / "config.json").read_text())
+    assert written["sampling"]["physics_scale"] == 3.0  # the model's default guidance
+    part = written["parts"]
     masses = [json.loads(p.read_text())["hits"][0]["striker_mass_kg"]
               for p in sorted((tmp_path / "d" / "raw").glob("*_physics.json"))]  # fmt: skip
     train = [m for m, v in zip(masses, SegmentData.open(data).videos, strict=True)

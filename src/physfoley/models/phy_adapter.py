@@ -52,19 +52,6 @@ class PavasDiTConfig(LatentDiTConfig):
     # set when the mass path was trained on known masses (`mass: truth`): the mass an object
     # gets when the picture could only estimate it (the median training mass, kg)
     prior_mass_kg: float | None = None
-    # ours: also feed each object's log speed log(max(|v|, SPEED_FLOOR)), z-scored with
-    # speed_stats, so that scaling a speed by k is the same shift log k at every speed
-    log_speed: bool = False
-    speed_stats: tuple[float, float] = (0.0, 1.0)
-
-
-SPEED_FLOOR_M_S = 0.05  # log-speed input: speeds below this (and unknown ones) read as this
-
-
-def log_speed(velocity: Tensor) -> Tensor:
-    """velocity m/s [..., 2] (NaN where unknown) -> log(max(|v|, SPEED_FLOOR_M_S)) [...]."""
-    speed = torch.linalg.vector_norm(torch.nan_to_num(velocity.float(), nan=0.0), dim=-1)
-    return torch.log(speed.clamp(min=SPEED_FLOOR_M_S))
 
 
 def fourier_features(x: Tensor, count: int) -> Tensor:
@@ -98,7 +85,7 @@ class PhyAdapter(nn.Module):
         self.norm = nn.LayerNorm(d)
         self.occlusion = nn.Parameter(torch.randn(d) * 0.02)
         self.film_mass = _mlp(nf, d, 2 * d)
-        self.film_vel = _mlp((3 if cfg.log_speed else 2) * nf, d, 2 * d)
+        self.film_vel = _mlp(2 * nf, d, 2 * d)
         self.gate_mass, self.gate_vel = nn.Linear(d, 1), nn.Linear(d, 1)
         self.null_mass = nn.Parameter(torch.zeros(d))
         self.null_vel = nn.Parameter(torch.zeros(d))
@@ -123,10 +110,6 @@ class PhyAdapter(nn.Module):
         gm, bm = self.film_mass(fourier_features(m, self.cfg.fourier)).chunk(2, dim=-1)
         h_mass = film(h, gm[:, :, None], bm[:, :, None])  # constant over time
         vf = fourier_features(v, self.cfg.fourier).flatten(-2)  # (B, K, T, 2 nf)
-        if self.cfg.log_speed:
-            sm, ss = self.cfg.speed_stats
-            s = fourier_features((log_speed(velocity) - sm) / ss, self.cfg.fourier)
-            vf = torch.cat([vf, s], dim=-1)  # (B, K, T, 3 nf)
         gv, bv = self.film_vel(vf).chunk(2, dim=-1)
         h_vel = film(h, gv, bv)  # per frame
         off = ~valid.bool()[:, :, None, None]  # padding objects get no weight
@@ -214,12 +197,10 @@ class PavasDiT(LatentDiT):
 
     def load_backbone(self, state: dict[str, Tensor]) -> None:
         """Load a `LatentDiT` state dict, or a phase-1 `PavasDiT`'s (its physics path, never
-        used in that phase, is left out where this model's modulation or inputs give it other
-        parameters or shapes);
+        used in that phase, is left out when this model's modulation has other parameters);
         every other key must exist here (missing ones are ours)."""
         own = self.state_dict()
-        state = {k: v for k, v in state.items()  # physics-path keys of another shape: ours
-                 if not _physics_path(k) or (k in own and own[k].shape == v.shape)}  # fmt: skip
+        state = {k: v for k, v in state.items() if k in own or not _physics_path(k)}
         unknown = sorted(set(state) - set(own))
         if unknown:
             raise ValueError(f"backbone weights have keys this model lacks: {unknown[:3]}")

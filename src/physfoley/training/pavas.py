@@ -33,7 +33,6 @@ from physfoley.diffusion.flow import flow_matching_loss
 from physfoley.errors import InputError
 from physfoley.model_dir import DIFF_FOLEY, PAVAS, model_dir_family
 from physfoley.models.latent_dit import condition_dropout
-from physfoley.models.phy_adapter import SPEED_FLOOR_M_S, log_speed
 from physfoley.models.soundtrack_factory import build_network, network_config
 from physfoley.pavas_pipeline import object_inputs
 from physfoley.soundtrack_dir import load_state, write_model_dir
@@ -85,15 +84,6 @@ def true_masses(data, physics: dict[int, dict]) -> float:
     for v, p in physics.items():
         p["mass"] = np.where(p["obj_valid"], known.get(v, median), 0.0).astype(np.float32)
     return median
-
-
-def speed_stats(physics: dict[int, dict]) -> tuple[float, float]:
-    """(mean, std) of the log-speed input (`log_speed`) over the frames with a moving object."""
-    logs = [log_speed(torch.from_numpy(p["velocity"])).numpy()[p["obj_present"]]
-            for p in physics.values()]  # fmt: skip
-    x = np.concatenate([a[a > np.log(SPEED_FLOOR_M_S)] for a in logs] or [np.zeros(1)])
-    x = x if x.size else np.zeros(1)
-    return float(x.mean()), float(max(x.std(), 1e-3))
 
 
 def truth_physics(data, video: int, feats: np.ndarray, ramp_s: float) -> dict[str, np.ndarray]:
@@ -250,7 +240,7 @@ def train_pavas(cfg: PavasTrainConfig, *, data_dir, out_dir, resume=False, devic
             prior = true_masses(data, physics) if cfg.mass == "truth" else None
             mass_stats, vel_stats = physics_stats(physics)
             net_cfg = dataclasses.replace(net_cfg, mass_stats=mass_stats, vel_stats=vel_stats,
-                                          prior_mass_kg=prior, speed_stats=speed_stats(physics))  # fmt: skip
+                                          prior_mass_kg=prior)  # fmt: skip
         C.seed_everything(cfg.seed)
         net = build_network("pavas", net_cfg, sound).to(env.device)
         if adapter:
@@ -295,6 +285,6 @@ def _write_final(model_dir, cfg, net, net_cfg, docs, vae_dir, cavp_dir, summary,
     training = {**docs["vae"].get("training", {}), **docs["cavp"].get("training", {})}
     training[f"pavas_{cfg.phase}"] = {**summary, "train_config": dataclasses.asdict(cfg)}
     sampling = {"sampler": "euler", "steps": cfg.steps, "cfg_scale": cfg.cfg_scale,
-                "cg_scale": 0.0}  # fmt: skip
+                "cg_scale": 0.0, "physics_scale": cfg.physics_scale}  # fmt: skip
     return write_model_dir(model_dir, soundtrack=sound, parts=parts, force=True, family=PAVAS,
                            extra={"sampling": sampling, "training": training})  # fmt: skip

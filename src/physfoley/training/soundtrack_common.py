@@ -107,6 +107,7 @@ class PavasTrainConfig(C.TrainConfig):
     ramp_s: float = 0.15  # truth speed profile: linear ramp to each hit and away from it
     steps: int = 25  # Euler steps written into the model directory
     cfg_scale: float = 2.0
+    physics_scale: float = 0.0  # physics guidance written into the model directory (sampling)
     model_dtype: str = "float16"
 
 
