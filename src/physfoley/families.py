@@ -4,8 +4,8 @@ A model directory says its family in `config.json` (`physfoley.model_dir.model_d
 "per-impact" directories load as `ImpactPipeline` (one sound per detected impact),
 "diff-foley" ones as `SoundtrackPipeline` (whole soundtracks, no detector), "pavas" ones as
 `PavasPipeline` (whole soundtracks steered by the objects' mass and velocity). Shipped models are
-named: `small` (per-impact, the default) and `diff-foley` (the whole-soundtrack model), each a
-directory under `physfoley/assets/models/`. A local directory of the same name wins over a
+named: `small` (per-impact, the default), `diff-foley` and `pavas` (the whole-soundtrack
+models), each a directory under `physfoley/assets/models/`. A local directory of the same name wins over a
 shipped name. Every failure is a `ModelError` with one line.
 """
 
