@@ -9,8 +9,9 @@ v^ = (1 + omega) v(x, t, c) - omega v(x, t, null) (omega = `cfg_scale`, 0 = cond
 Physics guidance (`physics_scale` lambda, PAVAS models only; not in the paper, which guides
 with omega alone): v^ += lambda (v(x, t, c) - v(x, t, c without physics)), the second term
 with the physics replaced by its null tokens and the picture kept, so the part of the
-prediction that the physics tokens explain is amplified: a what-if edit of mass or speed
-moves the sound (1 + lambda) times as far. lambda = 0 is exactly the guidance above.
+prediction that the physics tokens explain is amplified, and with it every what-if edit of
+mass or speed (less than in proportion: docs/RESULTS.md section 9). lambda = 0 is exactly the
+guidance above.
 """
 
 from __future__ import annotations
