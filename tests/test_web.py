@@ -207,3 +207,13 @@ def test_web_command_checks_its_options(capsys):
     with pytest.raises(SystemExit):
         main(["web", "--help"])
     assert "--share" in capsys.readouterr().out
+
+
+def test_an_upload_that_has_not_landed_is_one_message(served, tmp_path):
+    import gradio as gr
+
+    app = served[0]
+    with pytest.raises(gr.Error, match="clip.mp4 has not arrived yet"):
+        app.check_upload(str(tmp_path / "clip.mp4"), (".mp4",), "video")
+    (tmp_path / "clip.mp4").write_bytes(b"\0" * 10)
+    assert app.check_upload(str(tmp_path / "clip.mp4"), (".mp4",), "video").is_file()

@@ -119,7 +119,12 @@ class WebApp:
                 f"{path.name} is refused: {path.suffix or 'no extension'} is not a {what} "
                 f"type the app takes ({kinds})."
             )
-        size = path.stat().st_size if path.is_file() else 0
+        if not path.is_file():  # the page names the file before its upload has landed
+            raise gr.Error(
+                f"{path.name} has not arrived yet: wait for its upload to finish (or upload it "
+                "again), then try again."
+            )
+        size = path.stat().st_size
         if size > self.settings.max_upload_bytes:
             raise gr.Error(
                 f"{path.name} is refused: {size / 2**20:.1f} MB is over the upload limit of "
